@@ -1,0 +1,81 @@
+"""Google OAuth: exchange a refresh token for an access token, look up an account's email."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import requests
+
+from ..config import Settings, bypasses_proxy
+
+TIMEOUT = (10, 30)
+
+
+class OAuthError(Exception):
+    """The token endpoint could not give an access token."""
+
+
+class InvalidGrant(OAuthError):
+    """The refresh token is revoked or expired: the account is dead until the user logs in again."""
+
+
+@dataclass(frozen=True)
+class Grant:
+    access_token: str = field(repr=False)
+    expires_at: float
+
+
+class OAuth:
+    def __init__(self, settings: Settings, session: requests.Session) -> None:
+        self.settings = settings
+        self.session = session
+
+    def _proxies(self, url: str) -> dict:
+        return {} if bypasses_proxy(url, self.settings.no_proxy) else dict(self.settings.upstream_proxies)
+
+    def refresh(self, refresh_token: str) -> Grant:
+        """A fresh access token, or InvalidGrant / OAuthError (the message never holds the token)."""
+        url = self.settings.oauth_token_url
+        try:
+            response = self.session.post(
+                url,
+                data={
+                    "grant_type": "refresh_token",
+                    "refresh_token": refresh_token,
+                    "client_id": self.settings.oauth_client_id,
+                    "client_secret": self.settings.oauth_client_secret,
+                },
+                timeout=TIMEOUT,
+                proxies=self._proxies(url),
+            )
+        except requests.RequestException as exc:
+            raise OAuthError(f"token endpoint unreachable ({type(exc).__name__})") from None
+        try:
+            payload = response.json()
+        except ValueError:
+            payload = {}
+        if not isinstance(payload, dict):
+            payload = {}
+        if response.ok and payload.get("access_token"):
+            return Grant(payload["access_token"], time.time() + float(payload.get("expires_in", 3600)))
+        error = str(payload.get("error") or f"HTTP {response.status_code}")
+        message = f"{error}: {payload.get('error_description', '')}".strip(": ")
+        if error == "invalid_grant":
+            raise InvalidGrant(message)
+        raise OAuthError(f"token refresh failed ({message})")
+
+    def email(self, access_token: str) -> str:
+        """The account's email address, from the userinfo endpoint."""
+        url = self.settings.oauth_userinfo_url
+        try:
+            response = self.session.get(
+                url,
+                headers={"Authorization": f"Bearer {access_token}"},
+                timeout=TIMEOUT,
+                proxies=self._proxies(url),
+            )
+            response.raise_for_status()
+            return str(response.json()["email"])
+        except (requests.RequestException, ValueError, KeyError) as exc:
+            raise OAuthError(f"could not read the account's email ({type(exc).__name__})") from None

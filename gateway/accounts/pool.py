@@ -1,0 +1,159 @@
+"""Which account serves a request, and what its failures cost it."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import logging
+import threading
+import time
+from collections import defaultdict
+
+from ..errors import GatewayError, too_many_requests
+from ..upstream.client import UpstreamClient
+from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
+from .oauth import InvalidGrant, OAuth, OAuthError
+from .project import NoProject, discover
+from .store import ACCOUNT_WIDE, Account, Store
+
+log = logging.getLogger(__name__)
+
+REFRESH_MARGIN = 300  # refresh this long before expiry, so no request ever carries a dying token
+REFRESH_LOCK = 30  # how long one process may hold an account's refresh before others take over
+NEARLY_READY = 3.0  # a cooldown ending sooner than this is waited out instead of refused
+AUTH_COOLDOWN = 60  # an account whose fresh token is refused sits out this long
+BACKOFF = (5, 15, 60, 300, 1800)  # a 429 with no hint: each repeat waits longer
+
+
+class AccountUnavailable(GatewayError):
+    """This account cannot serve now (token or project problem); another may."""
+
+    retry_elsewhere = True
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, message)
+
+
+def no_accounts() -> GatewayError:
+    return GatewayError(
+        503,
+        "No usable Google account is configured. Add one with `gateway accounts import FILE` "
+        "(or see `gateway accounts list` for why the existing ones are disabled).",
+    )
+
+
+def fingerprint(body: dict) -> str | None:
+    """A conversation's identity: its first substantial user text (as Antigravity-Manager keys sessions)."""
+    for content in body.get("contents") or ():
+        if isinstance(content, dict) and content.get("role") == "user":
+            text = " ".join(
+                p["text"] for p in content.get("parts") or () if isinstance(p, dict) and isinstance(p.get("text"), str)
+            ).strip()
+            if len(text.encode()) > 10:
+                return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return None
+
+
+class Pool:
+    def __init__(self, store: Store, oauth: OAuth, client: UpstreamClient) -> None:
+        self.store = store
+        self.oauth = oauth
+        self.client = client
+        self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
+        self._turn = itertools.count()
+
+    def pick(self, model: str, session: str | None, excluded: set[int]) -> Account:
+        """An enabled account not cooling down for the model: the session's own, else the next in turn."""
+        snapshot = self.store.snapshot()
+        now = time.time()
+        enabled = [a for a in snapshot.accounts if a.enabled and a.id not in excluded]
+        if not enabled:
+            raise no_accounts()
+        ready = [a for a in enabled if not snapshot.cooling(a, model, now)]
+        if not ready:
+            wait = min(snapshot.cooling(a, model, now).until for a in enabled) - now
+            if wait > NEARLY_READY:
+                raise too_many_requests(
+                    f"Every account is cooling down for {model}; the first is ready in {wait:.0f}s.", wait
+                )
+            time.sleep(max(wait, 0))
+            return self.pick(model, session, excluded)
+        if session:
+            # Rendezvous hashing: a conversation stays on its account and moves alone when that one cools.
+            return max(ready, key=lambda a: hashlib.sha256(f"{session}:{a.email}".encode()).digest())
+        return ready[next(self._turn) % len(ready)]
+
+    def credentials(self, account: Account, force: bool = False) -> Account:
+        """The account with a live access token and a project, refreshing or discovering them once."""
+        if not force and _fresh(account) and account.project:
+            return account
+        with self._locks[account.id]:
+            current = self.store.get(account.id) or account
+            if force and current.access_token == account.access_token:
+                current = self._refresh(current, stale=account.access_token)
+            elif not _fresh(current):
+                current = self._refresh(current)
+            if not current.project:
+                current = self._discover(current)
+            return current
+
+    def _refresh(self, account: Account, stale: str = "") -> Account:
+        deadline = time.monotonic() + REFRESH_LOCK + 5
+        while not self.store.try_lock_refresh(account.id, REFRESH_LOCK):
+            # Another process is refreshing this account: use its token when it lands.
+            time.sleep(0.05)
+            current = self.store.get(account.id)
+            if current and _fresh(current) and current.access_token != stale:
+                return current
+            if time.monotonic() > deadline:
+                raise AccountUnavailable("Timed out waiting for another worker to refresh an account token.")
+        try:
+            grant = self.oauth.refresh(account.refresh_token)
+        except OAuthError as exc:
+            self.store.update(account.id, refresh_lock_until=0, **_disabled_if_revoked(exc))
+            log.warning("token refresh failed for account %d: %s", account.id, exc)
+            raise AccountUnavailable("An account's access token could not be refreshed.") from None
+        self.store.update(
+            account.id, access_token=grant.access_token, token_expiry=grant.expires_at, refresh_lock_until=0
+        )
+        return self.store.get(account.id)
+
+    def _discover(self, account: Account) -> Account:
+        try:
+            project, tier = discover(self.client, account.access_token)
+        except NoProject as exc:
+            self.store.update(account.id, enabled=0, disabled_reason=f"no project: {exc}")
+            raise AccountUnavailable("An account has no Cloud Code project.") from None
+        except UpstreamError as exc:
+            log.warning("project discovery failed for account %d: %s", account.id, exc.message)
+            raise AccountUnavailable("An account's Cloud Code project could not be found.") from None
+        self.store.update(account.id, project=project, tier=tier)
+        return self.store.get(account.id)
+
+    def failed(self, account: Account, model: str, error: GatewayError) -> None:
+        """Bench the account as the failure deserves; shared with every worker through the store."""
+        if isinstance(error, RateLimited):
+            cooldown = self.store.snapshot().cooldowns.get((account.id, model))
+            strikes = cooldown.strikes if cooldown else 0
+            seconds = error.retry_after if error.retry_after is not None else BACKOFF[min(strikes, 4)]
+            self.store.set_cooldown(account.id, model, max(seconds, 1.0), error.reason or error.status)
+        elif isinstance(error, Forbidden):
+            reason = f"{error.status} (403): {error.message}"
+            self.store.update(account.id, enabled=0, disabled_reason=f"{reason} {error.link}".strip())
+        elif isinstance(error, AuthFailed):
+            self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
+
+    def succeeded(self, account: Account, model: str) -> None:
+        """Forget past strikes, only when there are some: the hot path writes nothing."""
+        if (account.id, model) in self.store.snapshot().cooldowns:
+            self.store.clear_cooldown(account.id, model)
+
+
+def _fresh(account: Account) -> bool:
+    return bool(account.access_token) and account.token_expiry - time.time() > REFRESH_MARGIN
+
+
+def _disabled_if_revoked(error: OAuthError) -> dict:
+    if isinstance(error, InvalidGrant):
+        return {"enabled": 0, "disabled_reason": str(error)}
+    return {}

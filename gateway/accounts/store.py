@@ -1,0 +1,210 @@
+"""Account state in one SQLite file (WAL), shared by every worker process and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS accounts (
+    id INTEGER PRIMARY KEY,
+    email TEXT NOT NULL UNIQUE,
+    refresh_token TEXT NOT NULL,
+    access_token TEXT NOT NULL DEFAULT '',
+    token_expiry REAL NOT NULL DEFAULT 0,
+    refresh_lock_until REAL NOT NULL DEFAULT 0,
+    project TEXT NOT NULL DEFAULT '',
+    tier TEXT NOT NULL DEFAULT '',
+    enabled INTEGER NOT NULL DEFAULT 1,
+    disabled_reason TEXT NOT NULL DEFAULT '',
+    models TEXT NOT NULL DEFAULT '{}',
+    created_at REAL NOT NULL,
+    last_used REAL NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS cooldowns (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    until REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    strikes INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (account_id, model)
+);
+"""
+ACCOUNT_WIDE = "*"  # the cooldown model key that benches an account for every model
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    refresh_token: str = field(repr=False)
+    access_token: str = field(repr=False)
+    token_expiry: float
+    project: str
+    tier: str
+    enabled: bool
+    disabled_reason: str
+    models: dict
+    last_used: float
+
+
+@dataclass(frozen=True)
+class Cooldown:
+    until: float
+    reason: str
+    strikes: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the pool reads, as of one moment."""
+
+    accounts: tuple[Account, ...]
+    cooldowns: dict[tuple[int, str], Cooldown]
+
+    def cooling(self, account: Account, model: str, now: float) -> Cooldown | None:
+        """The cooldown keeping this account from this model now, if any (the longer one wins)."""
+        found = [
+            c
+            for key in ((account.id, model), (account.id, ACCOUNT_WIDE))
+            if (c := self.cooldowns.get(key)) and c.until > now
+        ]
+        return max(found, key=lambda c: c.until) if found else None
+
+
+class Store:
+    """Reads are served from a snapshot reloaded only when another connection has committed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._conn: sqlite3.Connection | None = None
+        self._pid = 0
+        self._version = -1
+        self._snapshot: Snapshot | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        # One connection per process, opened after gunicorn forks (a connection must not cross a fork).
+        if self._conn is None or self._pid != os.getpid():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = not self.path.exists()
+            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+            if fresh:
+                os.chmod(self.path, 0o600)  # refresh tokens live here
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.executescript(SCHEMA)
+            self._conn, self._pid, self._snapshot = conn, os.getpid(), None
+        return self._conn
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        finally:
+            self._snapshot = None  # our own commits do not move data_version
+
+    def snapshot(self) -> Snapshot:
+        """The current accounts and cooldowns; one cheap PRAGMA when nothing changed."""
+        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        if self._snapshot is None or version != self._version:
+            accounts = tuple(_account(row) for row in self.conn.execute("SELECT * FROM accounts ORDER BY id"))
+            cooldowns = {
+                (row["account_id"], row["model"]): Cooldown(row["until"], row["reason"], row["strikes"])
+                for row in self.conn.execute("SELECT * FROM cooldowns")
+            }
+            self._snapshot, self._version = Snapshot(accounts, cooldowns), version
+        return self._snapshot
+
+    def accounts(self) -> tuple[Account, ...]:
+        return self.snapshot().accounts
+
+    def get(self, account_id: int) -> Account | None:
+        row = self.conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone()
+        return _account(row) if row else None
+
+    def find(self, ref: str) -> Account | None:
+        """An account by email or numeric id."""
+        row = self.conn.execute("SELECT * FROM accounts WHERE email = ? OR CAST(id AS TEXT) = ?", (ref, ref)).fetchone()
+        return _account(row) if row else None
+
+    def upsert(self, email: str, refresh_token: str, **fields: object) -> Account:
+        """Add an account, or update the one with this email (never a duplicate)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO accounts (email, refresh_token, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT(email) DO UPDATE SET refresh_token = excluded.refresh_token",
+                (email, refresh_token, time.time()),
+            )
+            account_id = conn.execute("SELECT id FROM accounts WHERE email = ?", (email,)).fetchone()[0]
+            _update(conn, account_id, fields)
+        return self.get(account_id)
+
+    def update(self, account_id: int, **fields: object) -> None:
+        with self._write() as conn:
+            _update(conn, account_id, fields)
+
+    def remove(self, account_id: int) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+
+    def set_cooldown(self, account_id: int, model: str, seconds: float, reason: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO cooldowns (account_id, model, until, reason) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT(account_id, model) DO UPDATE SET until = excluded.until, "
+                "reason = excluded.reason, strikes = strikes + 1",
+                (account_id, model, time.time() + seconds, reason),
+            )
+
+    def clear_cooldown(self, account_id: int, model: str) -> None:
+        with self._write() as conn:
+            conn.execute("DELETE FROM cooldowns WHERE account_id = ? AND model = ?", (account_id, model))
+
+    def try_lock_refresh(self, account_id: int, seconds: float) -> bool:
+        """Take the account's refresh lock for every process; it lapses by itself if its holder dies."""
+        now = time.time()
+        with self._write() as conn:
+            taken = conn.execute(
+                "UPDATE accounts SET refresh_lock_until = ? WHERE id = ? AND refresh_lock_until < ?",
+                (now + seconds, account_id, now),
+            ).rowcount
+        return taken == 1
+
+
+def _update(conn: sqlite3.Connection, account_id: int, fields: dict) -> None:
+    if not fields:
+        return
+    values = {k: json.dumps(v) if k == "models" else v for k, v in fields.items()}
+    columns = ", ".join(f"{name} = :{name}" for name in values)  # names come from our code, not input
+    conn.execute(f"UPDATE accounts SET {columns} WHERE id = :id", {**values, "id": account_id})
+
+
+def _account(row: sqlite3.Row) -> Account:
+    return Account(
+        id=row["id"],
+        email=row["email"],
+        refresh_token=row["refresh_token"],
+        access_token=row["access_token"],
+        token_expiry=row["token_expiry"],
+        project=row["project"],
+        tier=row["tier"],
+        enabled=bool(row["enabled"]),
+        disabled_reason=row["disabled_reason"],
+        models=json.loads(row["models"] or "{}"),
+        last_used=row["last_used"],
+    )

@@ -1,0 +1,31 @@
+"""GET /healthz: is the process serving, and can any account serve right now."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint
+
+from ..errors import json_response
+from ..services import services
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@bp.get("/health")
+def healthz():
+    snapshot = services().store.snapshot()
+    now = time.time()
+    enabled = [a for a in snapshot.accounts if a.enabled]
+    cooling = sum(1 for a in enabled if snapshot.cooling(a, "*", now))
+    return json_response(
+        {
+            "status": "ok",
+            "accounts": {
+                "usable": len(enabled) - cooling,
+                "cooling": cooling,
+                "disabled": len(snapshot.accounts) - len(enabled),
+            },
+        }
+    )

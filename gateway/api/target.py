@@ -1,0 +1,52 @@
+"""The `models/<id>[:method]` part of a path, parsed the way Google parses it."""
+
+from __future__ import annotations
+
+import re
+
+from ..catalog import Catalog
+from ..errors import GatewayError
+
+MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
+METHODS = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
+UNSUPPORTED = frozenset({"embedContent", "batchEmbedContents", "predict", "batchGenerateContent"})
+
+
+def split_target(target: str) -> tuple[str, str]:
+    """(model, method) from the path after `models/`: last segment split at its last `:`.
+
+    Tolerates a doubled `models/` prefix (a `name` copied from the model list) and the slash form
+    `<id>/countTokens`; URL-encoded colons arrive decoded.
+    """
+    if target.startswith("models/"):
+        target = target[len("models/") :]
+    if target.endswith("/countTokens"):
+        return target[: -len("/countTokens")], "countTokens"
+    model, _, method = target.rpartition(":")
+    return (model, method) if model else (target, "")
+
+
+def check_model_id(model: str) -> str:
+    if not MODEL_ID.fullmatch(model):
+        raise GatewayError(400, "Invalid model name: use letters, digits, '.', '-' and '_' only.")
+    return model
+
+
+def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> str:
+    """The upstream id for a client model id, or Google's 404."""
+    upstream = catalog.resolve(check_model_id(model))
+    if upstream is None:
+        raise GatewayError(
+            404,
+            f"models/{model} is not found for API version v1beta, or is not supported for {method}. "
+            "Call ListModels to see the list of available models and their supported methods.",
+        )
+    return upstream
+
+
+def check_method(method: str) -> str:
+    if method in METHODS:
+        return method
+    if method in UNSUPPORTED:
+        raise GatewayError(501, f"{method} is not supported: Cloud Code Assist offers no such method.")
+    raise GatewayError(404, f"Method not found: {method or '(none)'}.")

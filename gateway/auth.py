@@ -1,0 +1,53 @@
+"""The client key check, run before every request."""
+
+from __future__ import annotations
+
+import hmac
+
+from flask import Flask, current_app, request
+
+from .errors import GatewayError
+
+PUBLIC_PATHS = frozenset({"/healthz", "/health"})
+
+
+def presented_keys() -> list[str]:
+    """Every key the client sent: Authorization (Bearer or bare), x-api-key, x-goog-api-key, ?key=."""
+    keys = []
+    authorization = request.headers.get("Authorization", "")
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        keys.append(token.strip() if scheme.lower() == "bearer" else authorization.strip())
+    keys.append(request.headers.get("x-api-key", ""))
+    keys.append(request.headers.get("x-goog-api-key", ""))
+    keys.append(request.args.get("key", ""))
+    return [key for key in keys if key]
+
+
+def check_key() -> None:
+    settings = current_app.extensions["gateway"].settings
+    mode = settings.auth_mode
+    if mode == "off" or request.method == "OPTIONS":
+        return
+    if mode == "all_except_health" and request.path in PUBLIC_PATHS:
+        return
+    expected = settings.api_key.encode()
+    # Compare against every presented key in constant time; an empty configured key matches nothing.
+    if expected and any(hmac.compare_digest(key.encode(), expected) for key in presented_keys()):
+        return
+    raise GatewayError(
+        401,
+        "Missing or invalid API key. Send it in the x-goog-api-key header, "
+        "Authorization: Bearer, x-api-key or the key query parameter.",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "API_KEY_INVALID",
+                "domain": "googleapis.com",
+            }
+        ],
+    )
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(check_key)

@@ -1,0 +1,140 @@
+"""Settings, read once from GATEWAY_* variables and validated at start."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Antigravity's order: the sandbox host answers first, prod last (antigravity-gemini-spec §6).
+DEFAULT_UPSTREAM_URLS = (
+    "https://daily-cloudcode-pa.sandbox.googleapis.com",
+    "https://daily-cloudcode-pa.googleapis.com",
+    "https://cloudcode-pa.googleapis.com",
+)
+DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
+DEFAULT_USERINFO_URL = "https://www.googleapis.com/oauth2/v2/userinfo"
+# Antigravity's installed-app OAuth client. The "secret" of an installed-app client is public by design
+# (RFC 8252 §8.5); it only identifies the app, it authenticates nobody.
+DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+DEFAULT_CLIENT_SECRET = "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"
+DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
+AUTH_MODES = ("off", "strict", "all_except_health", "auto")
+
+
+class SettingsError(ValueError):
+    """A GATEWAY_* variable holds a value the gateway cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    bind: str = "127.0.0.1:8045"
+    workers: int = 2
+    data_dir: Path = DEFAULT_DATA_DIR
+    api_key: str = field(default="", repr=False)
+    auth_mode: str = "off"  # the effective mode: "auto" is resolved from the bind address
+    upstream_urls: tuple[str, ...] = DEFAULT_UPSTREAM_URLS
+    oauth_token_url: str = DEFAULT_TOKEN_URL
+    oauth_client_id: str = DEFAULT_CLIENT_ID
+    oauth_client_secret: str = field(default=DEFAULT_CLIENT_SECRET, repr=False)
+    oauth_userinfo_url: str = DEFAULT_USERINFO_URL
+    max_retry_attempts: int = 3
+    upstream_proxies: Mapping[str, str] = field(default_factory=dict)
+    no_proxy: str = ""
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir.expanduser() / "gateway.db"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from a mapping of GATEWAY_* variables (os.environ by default)."""
+        env = os.environ if env is None else env
+
+        def get(name: str, default: str = "") -> str:
+            return env.get(f"GATEWAY_{name}", "").strip() or default
+
+        bind = get("BIND", cls.bind)
+        mode = get("AUTH_MODE", "auto").lower()
+        if mode not in AUTH_MODES:
+            raise SettingsError(f"GATEWAY_AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+        if mode == "auto":
+            mode = "off" if _is_loopback(bind) else "all_except_health"
+        proxies, no_proxy = _proxies(get("UPSTREAM_PROXY"), env)
+        return cls(
+            bind=bind,
+            workers=_positive_int("WORKERS", get("WORKERS", "2")),
+            data_dir=Path(get("DATA_DIR", str(DEFAULT_DATA_DIR))).expanduser(),
+            api_key=get("API_KEY"),
+            auth_mode=mode,
+            upstream_urls=tuple(_origin("UPSTREAM_URLS", u) for u in _split(get("UPSTREAM_URLS")))
+            or DEFAULT_UPSTREAM_URLS,
+            oauth_token_url=_origin("OAUTH_TOKEN_URL", get("OAUTH_TOKEN_URL", DEFAULT_TOKEN_URL), path=True),
+            oauth_client_id=get("OAUTH_CLIENT_ID", DEFAULT_CLIENT_ID),
+            oauth_client_secret=get("OAUTH_CLIENT_SECRET", DEFAULT_CLIENT_SECRET),
+            oauth_userinfo_url=_origin(
+                "OAUTH_USERINFO_URL", get("OAUTH_USERINFO_URL", DEFAULT_USERINFO_URL), path=True
+            ),
+            max_retry_attempts=_positive_int("MAX_RETRY_ATTEMPTS", get("MAX_RETRY_ATTEMPTS", "3")),
+            upstream_proxies=proxies,
+            no_proxy=no_proxy,
+        )
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _positive_int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise SettingsError(f"GATEWAY_{name} must be a positive integer, not {value!r}")
+    return number
+
+
+def _origin(name: str, url: str, path: bool = False) -> str:
+    """Check an http(s) URL; upstream origins must be bare (`https://host[:port]`)."""
+    scheme, _, rest = url.partition("://")
+    host, slash, tail = rest.partition("/")
+    if scheme not in ("http", "https") or not host or (slash and not path and tail):
+        shape = "an http(s) URL" if path else "a bare origin like https://host[:port]"
+        raise SettingsError(f"GATEWAY_{name} must be {shape}, not {url!r}")
+    return url.rstrip("/") if not path else url
+
+
+def _is_loopback(bind: str) -> bool:
+    host = bind.rpartition(":")[0].strip("[]") if ":" in bind else bind
+    if bind.startswith("unix:") or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _proxies(explicit: str, env: Mapping[str, str]) -> tuple[dict[str, str], str]:
+    """Resolve the upstream proxy once, so requests never re-reads the environment per call."""
+    if explicit:
+        if "://" not in explicit:
+            explicit = "http://" + explicit
+        return {"http": explicit, "https": explicit}, ""
+    wanted = {k.lower(): v for k, v in env.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy")}
+    proxies = {}
+    for scheme in ("http", "https"):
+        url = wanted.get(f"{scheme}_proxy") or wanted.get("all_proxy")
+        if url:
+            proxies[scheme] = url
+    no_proxy = env.get("NO_PROXY", env.get("no_proxy", ""))
+    return proxies, no_proxy
+
+
+def bypasses_proxy(url: str, no_proxy: str) -> bool:
+    """Whether NO_PROXY exempts this URL (the rules urllib applies to the environment)."""
+    host = url.partition("://")[2].partition("/")[0]
+    return bool(no_proxy) and bool(urllib.request.proxy_bypass_environment(host, {"no": no_proxy}))

@@ -1,0 +1,149 @@
+"""One request's journey: pick an account, send, fail over before the first byte, relay after it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import TypeVar
+
+import requests
+import urllib3
+from flask import Response
+
+from .accounts.pool import Pool, fingerprint
+from .accounts.store import Account
+from .errors import GatewayError, json_response
+from .upstream import envelope
+from .upstream.client import UpstreamClient
+from .upstream.errors import AuthFailed, EmptyResponse, RateLimited, TransportFailed, UpstreamError, classify
+from .upstream.sse import collect, has_content, iter_lines, json_array, parse_events, sse_frames
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# What a broken upstream stream raises while we read it.
+STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
+
+
+class Relay:
+    def __init__(self, pool: Pool, client: UpstreamClient, max_attempts: int) -> None:
+        self.pool = pool
+        self.client = client
+        self.max_attempts = max_attempts
+
+    def generate(self, model: str, body: dict, stream: bool, sse: bool) -> Response:
+        """generateContent (assembled from the upstream stream) or streamGenerateContent."""
+
+        def open_stream(account: Account) -> tuple[list[dict], Iterator[dict], requests.Response]:
+            wrapped = envelope.wrap_generate(body, model, account.project, account.email)
+            upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
+            events = _events(upstream)
+            try:
+                held = _until_content(events)
+            except BaseException:
+                upstream.close()
+                raise
+            return held, events, upstream
+
+        if not stream:
+
+            def assemble(account: Account) -> dict:
+                held, events, upstream = open_stream(account)
+                with upstream:
+                    return collect([*held, *events])
+
+            return json_response(self._with_failover(model, body, assemble))
+
+        held, events, upstream = self._with_failover(model, body, open_stream)
+        writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
+        response = Response(
+            writer(_committed(held, events)), content_type=content_type, headers=SSE_HEADERS if sse else None
+        )
+        # Closing the response (end of stream or client gone) closes the upstream socket at once.
+        response.call_on_close(upstream.close)
+        return response
+
+    def count_tokens(self, model: str, body: dict) -> Response:
+        """countTokens answered by upstream with its real count."""
+        wrapped = envelope.wrap_count_tokens(body, model)
+
+        def count(account: Account) -> dict:
+            with self.client.call("countTokens", account.access_token, wrapped) as upstream:
+                answer = envelope.unwrap(upstream.json())
+            if not isinstance(answer, dict) or "totalTokens" not in answer:
+                raise EmptyResponse()
+            return answer
+
+        return json_response(self._with_failover(model, body, count))
+
+    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T]) -> T:
+        """`send` on one account after another until one answers; the last real error otherwise."""
+        session = fingerprint(body)
+        tried: set[int] = set()
+        last: GatewayError | None = None
+        while len(tried) < self.max_attempts:
+            try:
+                account = self.pool.pick(model, session, tried)
+            except GatewayError as exc:
+                raise _final(last or exc) from None
+            tried.add(account.id)
+            try:
+                result = self._send_fresh(account, send)
+            except GatewayError as exc:
+                if not getattr(exc, "retry_elsewhere", False):
+                    raise
+                self.pool.failed(account, model, exc)
+                last = exc
+                continue
+            self.pool.succeeded(account, model)
+            return result
+        raise _final(last)
+
+    def _send_fresh(self, account: Account, send: Callable[[Account], T]) -> T:
+        account = self.pool.credentials(account)
+        try:
+            return send(account)
+        except AuthFailed:  # the token was revoked early: refresh once, then try again
+            return send(self.pool.credentials(account, force=True))
+
+
+def _final(error: GatewayError) -> GatewayError:
+    """The error the client gets; a 429 always says when to come back."""
+    if isinstance(error, RateLimited) and "Retry-After" not in error.headers:
+        error.headers["Retry-After"] = str(max(1, round(error.retry_after or 1)))
+    return error
+
+
+def _events(upstream: requests.Response) -> Iterator[dict]:
+    """Unwrapped upstream events; a transport failure while reading becomes TransportFailed."""
+    try:
+        yield from parse_events(iter_lines(upstream.raw))
+    except STREAM_FAILURES as exc:
+        raise TransportFailed(f"The upstream stream broke off ({type(exc).__name__}).") from None
+
+
+def _until_content(events: Iterator[dict]) -> list[dict]:
+    """Read ahead to the first event with content, so failures before it can still fail over."""
+    held = []
+    for event in events:
+        if "error" in event:
+            error = event["error"] if isinstance(event["error"], dict) else {"message": str(event["error"])}
+            raise classify(int(error.get("code") or 500), json.dumps({"error": error}))
+        held.append(event)
+        if has_content(event):
+            return held
+    raise EmptyResponse()
+
+
+def _committed(held: list[dict], events: Iterator[dict]) -> Iterator[dict]:
+    """The events after commit; a failure now can only end the stream, with one Gemini error event."""
+    yield from held
+    try:
+        for event in events:
+            yield event
+            if "error" in event:
+                return
+    except UpstreamError as exc:
+        log.warning("upstream stream failed after the first byte: %s", exc.message)
+        yield exc.body()

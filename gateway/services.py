@@ -1,0 +1,35 @@
+"""The long-lived parts of one worker, built once per app and shared by its requests."""
+
+from __future__ import annotations
+
+from flask import current_app
+
+from .accounts.oauth import OAuth
+from .accounts.pool import Pool
+from .accounts.store import Store
+from .catalog import Catalog
+from .config import Settings
+from .relay import Relay
+from .upstream.client import UpstreamClient, new_session
+
+
+class Services:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        session = new_session()  # one connection pool per worker, for Google's API and its token endpoint
+        self.client = UpstreamClient(settings, session)
+        self.oauth = OAuth(settings, session)
+        self.store = Store(settings.database)
+        self.pool = Pool(self.store, self.oauth, self.client)
+        self.relay = Relay(self.pool, self.client, settings.max_retry_attempts)
+        self._catalog = Catalog()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog as of the current account list (rebuilt only when that changed)."""
+        self._catalog.refresh(self.store.accounts())
+        return self._catalog
+
+
+def services() -> Services:
+    return current_app.extensions["gateway"]

@@ -1,0 +1,52 @@
+"""The v1internal envelope: wrap a Gemini request for Cloud Code, unwrap its answers."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+USER_AGENT = "antigravity"
+IMAGE_MARKER = "-image"
+
+_FNV_OFFSET = 0xCBF29CE484222325
+_FNV_PRIME = 0x100000001B3
+_MASK = (1 << 64) - 1
+
+
+def session_id(account_key: str) -> str:
+    """A stable per-account sessionId: Antigravity's 64-bit FNV (multiply, then xor), printed signed."""
+    value = _FNV_OFFSET
+    for byte in account_key.encode():
+        value = ((value * _FNV_PRIME) & _MASK) ^ byte
+    return str(value - (1 << 64) if value >= 1 << 63 else value)
+
+
+def wrap_generate(body: dict, model: str, project: str, account_key: str) -> dict:
+    """Envelope for generateContent / streamGenerateContent; the client body travels untouched inside."""
+    request = dict(body)
+    request["sessionId"] = session_id(account_key)
+    return {
+        "project": project,
+        "model": model,
+        "userAgent": USER_AGENT,
+        "requestType": "image_gen" if IMAGE_MARKER in model else "agent",
+        "requestId": f"agent/{int(time.time() * 1000)}/{uuid.uuid4().hex[:8]}",
+        "request": request,
+    }
+
+
+def wrap_count_tokens(body: dict, model: str) -> dict:
+    """Envelope for countTokens, exactly as gemini-cli sends it: `request` holding `model` and `contents`.
+
+    Upstream refuses top-level `project`/`model`; google-generativeai nests the contents in
+    `generateContentRequest`, google-genai sends them bare.
+    """
+    inner = body.get("generateContentRequest") or body
+    return {"request": {"model": f"models/{model}", "contents": inner.get("contents", [])}}
+
+
+def unwrap(payload: object) -> object:
+    """The GenerateContentResponse inside a v1internal answer (the answer itself when not wrapped)."""
+    if isinstance(payload, dict) and isinstance(payload.get("response"), dict):
+        return payload["response"]
+    return payload

@@ -1,0 +1,146 @@
+"""What can go wrong upstream, classified once so the pool can decide what to do."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from ..errors import RPC_STATUS, GatewayError
+
+DEBUG_INFO = "type.googleapis.com/google.rpc.DebugInfo"
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
+_RETRY_TEXT = re.compile(
+    r"(?:retry in|reset after|retry after|try again in)\s+((?:\d+(?:\.\d+)?(?:ms|h|m|s))+)", re.IGNORECASE
+)
+
+
+class UpstreamError(GatewayError):
+    """An upstream failure, carrying the Google error the client may finally see."""
+
+    retry_elsewhere = True  # whether another account may succeed where this one failed
+
+    def __init__(self, code: int, error: dict, retry_after: float | None = None) -> None:
+        super().__init__(
+            code,
+            str(error.get("message") or f"Upstream answered HTTP {code}"),
+            status=str(error.get("status") or RPC_STATUS.get(code, "UNKNOWN")),
+            details=[d for d in error.get("details") or () if isinstance(d, dict) and d.get("@type") != DEBUG_INFO],
+        )
+        self.retry_after = retry_after
+        self.reason = _error_info(error).get("reason", "")
+
+
+class RateLimited(UpstreamError):
+    """429: this account is out of quota or rate-limited for the model."""
+
+
+class AuthFailed(UpstreamError):
+    """401: the access token was refused."""
+
+
+class Forbidden(UpstreamError):
+    """403: the account may not use this (verification, licence, ToS)."""
+
+    @property
+    def link(self) -> str:
+        for detail in self.details:
+            for link in detail.get("links") or ():
+                if link.get("url"):
+                    return link["url"]
+        return _error_info({"details": self.details}).get("metadata", {}).get("validation_link", "")
+
+
+class BadRequest(UpstreamError):
+    """4xx other than 401/403/429: the request itself is wrong; no other account would do better."""
+
+    retry_elsewhere = False
+
+
+class ServerFailed(UpstreamError):
+    """5xx, 404 or 408 from every origin: worth another account."""
+
+
+class TransportFailed(UpstreamError):
+    """No answer at all: connection refused, reset or timed out on every origin."""
+
+    def __init__(self, message: str, timeout: bool = False) -> None:
+        code = 504 if timeout else 502
+        super().__init__(code, {"message": message, "status": RPC_STATUS[code]})
+
+
+class EmptyResponse(UpstreamError):
+    """A 200 with no candidates and no content: Google's silent failure, treated as one."""
+
+    def __init__(self) -> None:
+        super().__init__(502, {"message": "Upstream returned an empty response.", "status": "UNAVAILABLE"})
+
+
+def classify(status: int, text: str, retry_after_header: str | None = None) -> UpstreamError:
+    """The UpstreamError for a non-2xx answer; the body is unwrapped from the array streams use."""
+    error = parse_error(text)
+    if status in (429, 499):
+        return RateLimited(429, error, retry_delay(error, retry_after_header))
+    kind = {401: AuthFailed, 403: Forbidden}.get(status)
+    if kind is None:
+        kind = ServerFailed if status >= 500 or status in (404, 408) else BadRequest
+    return kind(status, error, retry_delay(error, retry_after_header))
+
+
+def parse_error(text: str) -> dict:
+    """The `error` object of a Google error body, whatever wrapping it arrived in."""
+    try:
+        payload = json.loads(text)
+    except ValueError:
+        return {"message": text.strip()[:2000] or "Upstream returned no body."}
+    if isinstance(payload, list) and payload:
+        payload = payload[0]
+    error = payload.get("error") if isinstance(payload, dict) else None
+    if isinstance(error, dict):
+        return error
+    if isinstance(error, str):  # OAuth style: {"error": "invalid_grant", "error_description": ...}
+        return {"message": f"{error}: {payload.get('error_description', '')}".strip(": ")}
+    return {"message": text.strip()[:2000]}
+
+
+def retry_delay(error: dict, header: str | None = None) -> float | None:
+    """Seconds until Google says to retry: RetryInfo, ErrorInfo metadata, message text, Retry-After."""
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and detail.get("retryDelay"):
+            seconds = parse_duration(str(detail["retryDelay"]))
+            if seconds is not None:
+                return seconds
+    metadata = _error_info(error).get("metadata") or {}
+    if metadata.get("quotaResetDelay"):
+        seconds = parse_duration(str(metadata["quotaResetDelay"]))
+        if seconds is not None:
+            return seconds
+    if metadata.get("quotaResetTimeStamp"):
+        try:
+            reset = datetime.fromisoformat(str(metadata["quotaResetTimeStamp"]).replace("Z", "+00:00"))
+            return max(0.0, (reset - datetime.now(UTC)).total_seconds())
+        except ValueError:
+            pass
+    match = _RETRY_TEXT.search(str(error.get("message", "")))
+    if match:
+        return parse_duration(match.group(1))
+    if header and header.strip().isdigit():
+        return float(header)
+    return None
+
+
+def parse_duration(text: str) -> float | None:
+    """Seconds in a proto Duration or Go-style duration: "12s", "0.54s", "900ms", "1h16m0.667s"."""
+    text = text.strip()
+    parts = _DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        return None
+    scale = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    return sum(float(number) * scale[unit] for number, unit in parts)
+
+
+def _error_info(error: dict) -> dict:
+    for detail in error.get("details") or ():
+        if isinstance(detail, dict) and str(detail.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return detail
+    return {}
