@@ -50,8 +50,18 @@ def import_command(source: Path) -> None:
 @with_appcontext
 def list_command(as_json: bool) -> None:
     """Show every account: state, project, tier and cooldowns (never a token)."""
-    snapshot = services().store.snapshot()
-    rows = [describe(snapshot, account, time.time()) for account in snapshot.accounts]
+    store = services().store
+    snapshot = store.snapshot()
+    usage: dict[int, dict] = {}
+    for row in store.usage():
+        usage.setdefault(row["account_id"], {})[row["model"]] = {
+            "requests": row["requests"],
+            "failures": json.loads(row["failures"]),
+            "tokens_in": row["tokens_in"],
+            "tokens_out": row["tokens_out"],
+            "last_error": row["last_error"],
+        }
+    rows = [describe(snapshot, account, time.time(), usage.get(account.id, {})) for account in snapshot.accounts]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -63,11 +73,13 @@ def list_command(as_json: bool) -> None:
             state += f": {row['disabled_reason']}"
         elif row["cooldowns"]:
             state += " " + ", ".join(f"{c['model']} until {c['until']}" for c in row["cooldowns"])
-        where = f"project={row['project'] or '-'}  tier={row['tier'] or '-'}"
+        requests = sum(u["requests"] for u in row["usage"].values())
+        failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
+        where = f"project={row['project'] or '-'}  tier={row['tier'] or '-'}  requests={requests} failed={failures}"
         click.echo(f"{row['id']:>3}  {row['email']}  {state}  {where}")
 
 
-def describe(snapshot: Snapshot, account: Account, now: float) -> dict:
+def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> dict:
     """An account as `accounts list` shows it."""
     cooldowns = [
         {"model": model, "until": _iso(c.until), "seconds_left": round(c.until - now), "reason": c.reason}
@@ -85,6 +97,8 @@ def describe(snapshot: Snapshot, account: Account, now: float) -> dict:
         "cooldowns": cooldowns,
         "models": sorted(account.models),
         "token_expires": _iso(account.token_expiry) if account.token_expiry else None,
+        "last_used": _iso(account.last_used) if account.last_used else None,
+        "usage": usage,
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 from collections.abc import Callable, Iterator
@@ -13,6 +14,7 @@ from flask import Response
 
 from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
+from .accounts.usage import UsageLog
 from .errors import GatewayError, json_response
 from .upstream import envelope
 from .upstream.client import UpstreamClient
@@ -27,9 +29,10 @@ STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSEr
 
 
 class Relay:
-    def __init__(self, pool: Pool, client: UpstreamClient, max_attempts: int) -> None:
+    def __init__(self, pool: Pool, client: UpstreamClient, usage: UsageLog, max_attempts: int) -> None:
         self.pool = pool
         self.client = client
+        self.usage = usage
         self.max_attempts = max_attempts
 
     def generate(self, model: str, body: dict, stream: bool, sse: bool) -> Response:
@@ -53,12 +56,21 @@ class Relay:
                 with upstream:
                     return collect([*held, *events])
 
-            return json_response(self._with_failover(model, body, assemble))
+            account, answer = self._with_failover(model, body, assemble)
+            self.usage.record(account.id, model, 200, usage=answer.get("usageMetadata"))
+            return json_response(answer)
 
-        held, events, upstream = self._with_failover(model, body, open_stream)
+        account, (held, events, upstream) = self._with_failover(model, body, open_stream)
+
+        def finished(usage: dict | None, error: GatewayError | None) -> None:
+            status, message = (error.code, error.message) if error else (200, "")
+            self.usage.record(account.id, model, status, message, usage)
+
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
         response = Response(
-            writer(_committed(held, events)), content_type=content_type, headers=SSE_HEADERS if sse else None
+            writer(_committed(held, events, finished)),
+            content_type=content_type,
+            headers=SSE_HEADERS if sse else None,
         )
         # Closing the response (end of stream or client gone) closes the upstream socket at once.
         response.call_on_close(upstream.close)
@@ -75,9 +87,11 @@ class Relay:
                 raise EmptyResponse()
             return answer
 
-        return json_response(self._with_failover(model, body, count))
+        account, answer = self._with_failover(model, body, count)
+        self.usage.record(account.id, model, 200)
+        return json_response(answer)
 
-    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T]) -> T:
+    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T]) -> tuple[Account, T]:
         """`send` on one account after another until one answers; the last real error otherwise."""
         session = fingerprint(body)
         tried: set[int] = set()
@@ -91,13 +105,14 @@ class Relay:
             try:
                 result = self._send_fresh(account, send)
             except GatewayError as exc:
+                self.usage.record(account.id, model, exc.code, exc.message)
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, model, exc)
                 last = exc
                 continue
             self.pool.succeeded(account, model)
-            return result
+            return account, result
         raise _final(last)
 
     def _send_fresh(self, account: Account, send: Callable[[Account], T]) -> T:
@@ -136,14 +151,23 @@ def _until_content(events: Iterator[dict]) -> list[dict]:
     raise EmptyResponse()
 
 
-def _committed(held: list[dict], events: Iterator[dict]) -> Iterator[dict]:
+def _committed(
+    held: list[dict], events: Iterator[dict], finished: Callable[[dict | None, GatewayError | None], None]
+) -> Iterator[dict]:
     """The events after commit; a failure now can only end the stream, with one Gemini error event."""
-    yield from held
+    usage, error = None, None
     try:
-        for event in events:
-            yield event
+        for event in itertools.chain(held, events):
+            usage = event.get("usageMetadata", usage)
             if "error" in event:
+                error = GatewayError(int(event["error"].get("code") or 500), str(event["error"].get("message")))
+            yield event
+            if error:
                 return
     except UpstreamError as exc:
         log.warning("upstream stream failed after the first byte: %s", exc.message)
+        error = exc
         yield exc.body()
+    finally:
+        # Also reached when the client leaves mid-stream (GeneratorExit at a yield).
+        finished(usage, error)

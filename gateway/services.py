@@ -7,6 +7,7 @@ from flask import current_app
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.store import Store
+from .accounts.usage import UsageLog
 from .catalog import Catalog
 from .config import Settings
 from .relay import Relay
@@ -21,7 +22,8 @@ class Services:
         self.oauth = OAuth(settings, session)
         self.store = Store(settings.database)
         self.pool = Pool(self.store, self.oauth, self.client)
-        self.relay = Relay(self.pool, self.client, settings.max_retry_attempts)
+        self.usage = UsageLog(self.store)
+        self.relay = Relay(self.pool, self.client, self.usage, settings.max_retry_attempts)
         self._catalog = Catalog()
 
     @property

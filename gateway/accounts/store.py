@@ -35,6 +35,17 @@ CREATE TABLE IF NOT EXISTS cooldowns (
     strikes INTEGER NOT NULL DEFAULT 1,
     PRIMARY KEY (account_id, model)
 );
+CREATE TABLE IF NOT EXISTS usage (
+    account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    model TEXT NOT NULL,
+    requests INTEGER NOT NULL DEFAULT 0,
+    failures TEXT NOT NULL DEFAULT '{}',
+    tokens_in INTEGER NOT NULL DEFAULT 0,
+    tokens_out INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT NOT NULL DEFAULT '',
+    last_used REAL NOT NULL DEFAULT 0,
+    PRIMARY KEY (account_id, model)
+);
 """
 ACCOUNT_WIDE = "*"  # the cooldown model key that benches an account for every model
 
@@ -59,6 +70,18 @@ class Cooldown:
     until: float
     reason: str
     strikes: int
+
+
+@dataclass
+class Tally:
+    """Usage of one account for one model, counted in memory until the next flush."""
+
+    requests: int = 0
+    failures: dict[int, int] = field(default_factory=dict)
+    tokens_in: int = 0
+    tokens_out: int = 0
+    last_error: str = ""
+    last_used: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -174,6 +197,43 @@ class Store:
     def clear_cooldown(self, account_id: int, model: str) -> None:
         with self._write() as conn:
             conn.execute("DELETE FROM cooldowns WHERE account_id = ? AND model = ?", (account_id, model))
+
+    def add_usage(self, tallies: dict[tuple[int, str], Tally]) -> None:
+        """Add counted usage in one transaction; accounts removed meanwhile are skipped."""
+        with self._write() as conn:
+            for (account_id, model), tally in tallies.items():
+                row = conn.execute(
+                    "SELECT failures FROM usage WHERE account_id = ? AND model = ?", (account_id, model)
+                ).fetchone()
+                failures = json.loads(row["failures"]) if row else {}
+                for status, count in tally.failures.items():
+                    failures[str(status)] = failures.get(str(status), 0) + count
+                conn.execute(
+                    "INSERT INTO usage (account_id, model, requests, failures, tokens_in, tokens_out, last_error,"
+                    " last_used) SELECT ?, ?, ?, ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?) "
+                    "ON CONFLICT(account_id, model) DO UPDATE SET requests = requests + excluded.requests, "
+                    "failures = excluded.failures, tokens_in = tokens_in + excluded.tokens_in, "
+                    "tokens_out = tokens_out + excluded.tokens_out, "
+                    "last_error = CASE WHEN excluded.last_error = '' THEN last_error ELSE excluded.last_error END, "
+                    "last_used = MAX(last_used, excluded.last_used)",
+                    (
+                        account_id,
+                        model,
+                        tally.requests,
+                        json.dumps(failures),
+                        tally.tokens_in,
+                        tally.tokens_out,
+                        tally.last_error,
+                        tally.last_used,
+                        account_id,
+                    ),
+                )
+                conn.execute(
+                    "UPDATE accounts SET last_used = MAX(last_used, ?) WHERE id = ?", (tally.last_used, account_id)
+                )
+
+    def usage(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT * FROM usage ORDER BY account_id, model").fetchall()
 
     def try_lock_refresh(self, account_id: int, seconds: float) -> bool:
         """Take the account's refresh lock for every process; it lapses by itself if its holder dies."""

@@ -1,0 +1,50 @@
+"""Per-account, per-model usage: counted in memory, written at most once a second (off the hot path).
+
+The flush runs on a timer: a greenlet under gunicorn's gevent worker (threading is patched there).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections import defaultdict
+
+from .store import Store, Tally
+
+log = logging.getLogger(__name__)
+FLUSH_INTERVAL = 1.0
+
+
+class UsageLog:
+    def __init__(self, store: Store, interval: float = FLUSH_INTERVAL) -> None:
+        self.store = store
+        self.interval = interval
+        self._pending: defaultdict[tuple[int, str], Tally] = defaultdict(Tally)
+        self._timer: threading.Timer | None = None
+
+    def record(self, account_id: int, model: str, status: int, error: str = "", usage: dict | None = None) -> None:
+        """Count one upstream attempt: its status, and the tokens of its usageMetadata when it succeeded."""
+        tally = self._pending[(account_id, model)]
+        tally.requests += 1
+        tally.last_used = time.time()
+        if status >= 400:
+            tally.failures[status] = tally.failures.get(status, 0) + 1
+            tally.last_error = f"{status}: {error}"[:500]
+        if usage:
+            tally.tokens_in += int(usage.get("promptTokenCount") or 0)
+            tally.tokens_out += int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+        if self._timer is None:
+            self._timer = threading.Timer(self.interval, self.flush)
+            self._timer.daemon = True
+            self._timer.start()
+
+    def flush(self) -> None:
+        pending, self._pending, self._timer = self._pending, defaultdict(Tally), None
+        if not pending:
+            return
+        try:
+            self.store.add_usage(pending)
+        except sqlite3.Error as exc:  # usage is bookkeeping: never fail a request over it
+            log.warning("could not record usage: %s", exc)

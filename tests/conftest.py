@@ -1,0 +1,144 @@
+"""Shared fixtures: a fake Google on loopback, and the real gateway under gunicorn + gevent in front of it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+
+from gateway.accounts.store import Store
+from tests.fake_upstream import FakeGoogle
+
+ROOT = Path(__file__).resolve().parent.parent
+API_KEY = "test-key-0123456789"
+HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there, gateway"}]}]}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment that points a gateway (server or CLI) at the fake Google."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and "PROXY" not in k.upper()}
+    env.update(
+        GATEWAY_DATA_DIR=str(data_dir),
+        GATEWAY_UPSTREAM_URLS=google.url,
+        GATEWAY_OAUTH_TOKEN_URL=google.token_url,
+        GATEWAY_OAUTH_USERINFO_URL=google.userinfo_url,
+        GATEWAY_API_KEY=API_KEY,
+        GATEWAY_AUTH_MODE="all_except_health",
+        GATEWAY_WORKERS="2",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Gateway:
+    """A running gunicorn master serving the gateway, and the CLI bound to the same data."""
+
+    url: str
+    env: dict[str, str]
+    process: subprocess.Popen
+    store: Store
+
+    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        """Run the installed `gateway` command against this gateway's data (env: overrides)."""
+        return subprocess.run(
+            [str(Path(sys.executable).parent / "gateway"), *args],
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+        )
+
+    def post(self, path: str, json: object = None, key: str | None = API_KEY, **kwargs) -> requests.Response:
+        headers = {"x-goog-api-key": key} if key else {}
+        return requests.post(self.url + path, json=json, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path: str, key: str | None = API_KEY, **kwargs) -> requests.Response:
+        headers = {"x-goog-api-key": key} if key else {}
+        return requests.get(self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_gateway(env: dict[str, str]) -> Gateway:
+    port = free_port()
+    env = {**env, "GATEWAY_BIND": f"127.0.0.1:{port}"}
+    log = open(Path(env["GATEWAY_DATA_DIR"]) / "gunicorn.log", "ab")  # noqa: SIM115 - lives with the process
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], env=env, cwd=ROOT, stdout=log, stderr=log
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited with {process.returncode}; see {log.name}")
+        try:
+            if requests.get(url + "/healthz", timeout=1).ok:
+                return Gateway(url, env, process, Store(Path(env["GATEWAY_DATA_DIR"]) / "gateway.db"))
+        except requests.ConnectionError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("gunicorn did not start serving in 20 s")
+
+
+@pytest.fixture(scope="session")
+def google() -> FakeGoogle:
+    fake = FakeGoogle().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="session")
+def served(google, tmp_path_factory) -> Gateway:
+    """One gateway for the whole run (2 gevent workers); tests reset its accounts, not its process."""
+    data_dir = tmp_path_factory.mktemp("gateway")
+    gateway = start_gateway(gateway_env(google, data_dir))
+    yield gateway
+    gateway.stop()
+
+
+@pytest.fixture
+def upstream(google) -> FakeGoogle:
+    google.reset()
+    return google
+
+
+@pytest.fixture
+def gateway(served, upstream) -> Gateway:
+    """The shared gateway with an empty pool and a fresh fake Google."""
+    for account in served.store.accounts():
+        served.store.remove(account.id)  # cooldowns go with their account
+    return served
+
+
+def add_account(gateway: Gateway, upstream: FakeGoogle, email: str, project: str = "proj-1", **fake) -> int:
+    """An account known to the fake Google and stored in the gateway, its access token yet to be fetched."""
+    refresh_token = f"rt-{email}"
+    upstream.add_account(refresh_token, email, project=project, **fake)
+    return gateway.store.upsert(email, refresh_token, project=project, tier="free-tier").id
+
+
+@pytest.fixture
+def account(gateway, upstream) -> str:
+    add_account(gateway, upstream, "alice@example.com")
+    return "alice@example.com"

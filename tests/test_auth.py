@@ -1,0 +1,88 @@
+"""The auth matrix: modes x where the key travels x right/wrong/missing key."""
+
+import pytest
+
+from gateway import create_app
+
+KEY = "s3cret-key"
+GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
+MODELS = "/v1beta/models"
+
+
+def client(tmp_path, mode: str, key: str = KEY, bind: str = "127.0.0.1:8045"):
+    app = create_app(
+        {"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_AUTH_MODE": mode, "GATEWAY_API_KEY": key, "GATEWAY_BIND": bind}
+    )
+    return app.test_client()
+
+
+def with_key(key: str, where: str) -> dict:
+    if where == "query":
+        return {"query_string": {"key": key}}
+    header = {
+        "bearer": ("Authorization", f"Bearer {key}"),
+        "bare": ("Authorization", key),
+        "x-api-key": ("x-api-key", key),
+        "x-goog-api-key": ("x-goog-api-key", key),
+    }[where]
+    return {"headers": [header]}
+
+
+@pytest.mark.parametrize("where", ["bearer", "bare", "x-api-key", "x-goog-api-key", "query"])
+@pytest.mark.parametrize("mode", ["strict", "all_except_health"])
+def test_the_right_key_passes_from_every_place(tmp_path, mode, where):
+    assert client(tmp_path, mode).get(MODELS, **with_key(KEY, where)).status_code == 200
+
+
+@pytest.mark.parametrize("where", ["bearer", "x-api-key", "x-goog-api-key", "query"])
+def test_a_wrong_key_is_refused_in_googles_shape(tmp_path, where):
+    response = client(tmp_path, "strict").get(MODELS, **with_key("s3cret-kez", where))
+    assert response.status_code == 401
+    error = response.get_json()["error"]
+    assert error["code"] == 401 and error["status"] == "UNAUTHENTICATED"
+    assert "s3cret" not in response.get_data(as_text=True)
+
+
+def test_any_presented_key_may_match(tmp_path):
+    headers = {"Authorization": "Bearer something-for-another-proxy", "x-goog-api-key": KEY}
+    assert client(tmp_path, "strict").get(MODELS, headers=headers).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("mode", "path", "status"),
+    [
+        ("strict", "/healthz", 401),
+        ("strict", MODELS, 401),
+        ("all_except_health", "/healthz", 200),
+        ("all_except_health", MODELS, 401),
+        ("off", MODELS, 200),
+        ("off", "/healthz", 200),
+    ],
+)
+def test_modes_without_a_key(tmp_path, mode, path, status):
+    assert client(tmp_path, mode).get(path).status_code == status
+
+
+def test_auto_is_off_on_loopback_and_on_elsewhere(tmp_path):
+    assert client(tmp_path, "auto").get(MODELS).status_code == 200
+    assert client(tmp_path, "auto", bind="0.0.0.0:8045").get(MODELS).status_code == 401
+    assert client(tmp_path, "auto", bind="0.0.0.0:8045").get("/healthz").status_code == 200
+
+
+@pytest.mark.parametrize("presented", ["", "anything"])
+def test_auth_on_with_an_empty_configured_key_refuses_everything(tmp_path, presented):
+    app_client = client(tmp_path, "strict", key="")
+    response = app_client.post(GENERATE, json={}, headers={"x-goog-api-key": presented} if presented else {})
+    assert response.status_code == 401
+
+
+def test_the_key_is_checked_before_the_body_is_read(tmp_path):
+    response = client(tmp_path, "strict").post(GENERATE, data=b"not json")
+    assert response.status_code == 401
+
+
+def test_real_gateway_refuses_a_missing_key(served):
+    response = served.post(GENERATE, json={}, key=None)
+    assert response.status_code == 401
+    assert response.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert served.get("/healthz", key=None).json()["status"] == "ok"

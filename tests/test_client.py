@@ -1,0 +1,83 @@
+"""The upstream client against a strict `responses` mock: origins, classification, headers."""
+
+import pytest
+import requests
+import responses
+
+from gateway.config import Settings
+from gateway.upstream.client import UpstreamClient
+from gateway.upstream.errors import BadRequest, RateLimited, ServerFailed, TransportFailed
+
+A, B = "https://a.example", "https://b.example"
+GENERATE = "/v1internal:streamGenerateContent?alt=sse"
+
+
+@pytest.fixture
+def client():
+    return UpstreamClient(Settings.from_env({"GATEWAY_UPSTREAM_URLS": f"{A},{B}"}))
+
+
+@pytest.fixture
+def mock():
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+
+
+def test_first_origin_answers(client, mock):
+    call = mock.post(A + GENERATE, body="data: {}\n\n")
+    response = client.call("streamGenerateContent", "tok", {"request": {}}, stream=True)
+    assert response.status_code == 200
+    sent = call.calls[0].request
+    assert sent.headers["Authorization"] == "Bearer tok"
+    assert sent.headers["Content-Type"] == "application/json"
+    assert sent.body == '{"request":{}}'
+
+
+@pytest.mark.parametrize("status", [404, 408, 500, 503])
+def test_outage_falls_back_to_the_next_origin(client, mock, status):
+    mock.post(A + "/v1internal:countTokens", status=status, json={"error": {"code": status}})
+    mock.post(B + "/v1internal:countTokens", json={"totalTokens": 3})
+    assert client.call("countTokens", "tok", {}).json() == {"totalTokens": 3}
+
+
+def test_connection_error_falls_back(client, mock):
+    mock.post(A + "/v1internal:countTokens", body=requests.ConnectionError("refused"))
+    mock.post(B + "/v1internal:countTokens", json={"totalTokens": 3})
+    assert client.call("countTokens", "tok", {}).json() == {"totalTokens": 3}
+
+
+@pytest.mark.parametrize(("status", "kind"), [(429, RateLimited), (400, BadRequest)])
+def test_client_errors_do_not_try_other_origins(client, mock, status, kind):
+    mock.post(A + "/v1internal:countTokens", status=status, json={"error": {"code": status, "message": "no"}})
+    with pytest.raises(kind) as caught:
+        client.call("countTokens", "tok", {})
+    assert caught.value.code == status and caught.value.message == "no"
+
+
+def test_every_origin_down_reports_the_last_failure(client, mock):
+    mock.post(A + "/v1internal:countTokens", status=503, json={"error": {"code": 503, "message": "a down"}})
+    mock.post(B + "/v1internal:countTokens", status=500, json={"error": {"code": 500, "message": "b down"}})
+    with pytest.raises(ServerFailed, match="b down"):
+        client.call("countTokens", "tok", {})
+
+
+def test_timeouts_are_504(client, mock):
+    mock.post(A + "/v1internal:countTokens", body=requests.ReadTimeout())
+    mock.post(B + "/v1internal:countTokens", body=requests.ConnectTimeout())
+    with pytest.raises(TransportFailed) as caught:
+        client.call("countTokens", "tok", {})
+    assert caught.value.code == 504 and caught.value.status == "DEADLINE_EXCEEDED"
+
+
+def test_the_environment_is_not_read_per_call(client, monkeypatch):
+    # Proxies come from Settings, resolved once; requests must not look at the environment again.
+    assert client.session.trust_env is False
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    with responses.RequestsMock() as mock:
+        mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1})
+        assert client.call("countTokens", "tok", {}).json() == {"totalTokens": 1}
+
+
+def test_operations_are_polled_with_get(client, mock):
+    mock.get(A + "/v1internal/operations/onboard-1", json={"done": True})
+    assert client.get_operation("operations/onboard-1", "tok") == {"done": True}

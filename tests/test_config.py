@@ -1,0 +1,77 @@
+"""Settings from GATEWAY_* variables."""
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import DEFAULT_UPSTREAM_URLS, Settings, SettingsError, bypasses_proxy
+
+
+def test_defaults():
+    settings = Settings.from_env({})
+    assert settings.bind == "127.0.0.1:8045"
+    assert settings.workers == 2
+    assert settings.auth_mode == "off"  # auto on a loopback bind
+    assert settings.upstream_urls == DEFAULT_UPSTREAM_URLS
+    assert settings.max_retry_attempts == 3
+    assert settings.database.name == "gateway.db"
+
+
+@pytest.mark.parametrize(
+    ("bind", "mode"),
+    [
+        ("127.0.0.1:8045", "off"),
+        ("[::1]:8045", "off"),
+        ("localhost:1", "off"),
+        ("0.0.0.0:8045", "all_except_health"),
+        ("10.0.0.5:80", "all_except_health"),
+    ],
+)
+def test_auto_auth_follows_the_bind_address(bind, mode):
+    assert Settings.from_env({"GATEWAY_BIND": bind}).auth_mode == mode
+
+
+def test_values_are_read():
+    settings = Settings.from_env(
+        {
+            "GATEWAY_DATA_DIR": "/srv/gw",
+            "GATEWAY_API_KEY": "sekrit-api-key",
+            "GATEWAY_AUTH_MODE": "strict",
+            "GATEWAY_UPSTREAM_URLS": "http://127.0.0.1:1, https://b.example:8443/",
+            "GATEWAY_MAX_RETRY_ATTEMPTS": "5",
+        }
+    )
+    assert settings.data_dir == Path("/srv/gw")
+    assert settings.auth_mode == "strict"
+    assert settings.upstream_urls == ("http://127.0.0.1:1", "https://b.example:8443")
+    assert settings.max_retry_attempts == 5
+    assert "sekrit" not in repr(settings)  # secrets stay out of logs
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("AUTH_MODE", "sometimes"),
+        ("WORKERS", "zero"),
+        ("WORKERS", "0"),
+        ("MAX_RETRY_ATTEMPTS", "-1"),
+        ("UPSTREAM_URLS", "ftp://x"),
+        ("UPSTREAM_URLS", "https://host/v1internal"),
+        ("OAUTH_TOKEN_URL", "nope"),
+    ],
+)
+def test_bad_values_fail_at_start_naming_the_variable(name, value):
+    with pytest.raises(SettingsError, match=f"GATEWAY_{name}"):
+        Settings.from_env({f"GATEWAY_{name}": value})
+
+
+def test_proxy_is_resolved_once_from_the_standard_variables():
+    settings = Settings.from_env({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "127.0.0.1,.internal"})
+    assert settings.upstream_proxies == {"https": "http://proxy:3128"}
+    assert bypasses_proxy("http://127.0.0.1:9000", settings.no_proxy)
+    assert not bypasses_proxy("https://cloudcode-pa.googleapis.com", settings.no_proxy)
+
+
+def test_explicit_proxy_wins():
+    settings = Settings.from_env({"GATEWAY_UPSTREAM_PROXY": "127.0.0.1:7890", "HTTPS_PROXY": "http://other"})
+    assert settings.upstream_proxies == {"http": "http://127.0.0.1:7890", "https": "http://127.0.0.1:7890"}

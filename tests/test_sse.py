@@ -1,0 +1,126 @@
+"""Line and event handling of upstream streams, fed plain lists."""
+
+import json
+
+import pytest
+
+from gateway.upstream.sse import collect, has_content, iter_lines, json_array, parse_events, sse_frames
+
+
+def wrapped(response: dict) -> bytes:
+    return b"data: " + json.dumps({"response": response, "traceId": "t"}).encode()
+
+
+def text_event(text: str, **candidate) -> dict:
+    return {"candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, **candidate}]}
+
+
+class FakeRaw:
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+
+    def read1(self, size):
+        return self.chunks.pop(0) if self.chunks else b""
+
+
+def test_lines_are_split_across_chunk_boundaries():
+    raw = FakeRaw([b'data: {"a"', b":1}\n\nda", b"ta: 2\n", b"tail"])
+    assert list(iter_lines(raw)) == [b'data: {"a":1}', b"", b"data: 2", b"tail"]
+
+
+def test_events_are_unwrapped_and_foreign_lines_ignored():
+    lines = [
+        b": keepalive",
+        b"event: message",
+        wrapped(text_event("Hel")),
+        b"",
+        b"id: 7",
+        b'data:{"response":{"candidates":[]}}',  # no space after the colon
+        b"\r",
+        b"data: [DONE]",
+        b"",
+    ]
+    assert list(parse_events(lines)) == [text_event("Hel"), {"candidates": []}]
+
+
+def test_multiline_event_and_pending_event_at_eof():
+    lines = [b'data: {"candidates":', b"data: []}", b"", b'data: {"x": 1}']
+    assert list(parse_events(lines)) == [{"candidates": []}, {"x": 1}]
+
+
+def test_malformed_event_is_skipped_and_array_wrapped_error_unwrapped():
+    lines = [b"data: {not json", b"", b'data: [{"error": {"code": 429}}]', b""]
+    assert list(parse_events(lines)) == [{"error": {"code": 429}}]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        (text_event("x"), True),
+        ({"candidates": [{"content": {"parts": []}, "finishReason": "SAFETY"}]}, True),
+        ({"promptFeedback": {"blockReason": "SAFETY"}}, True),
+        ({"usageMetadata": {"totalTokenCount": 3}}, False),
+        ({"candidates": [{"content": {"parts": []}, "finishReason": "STOP"}]}, False),
+        ({}, False),
+    ],
+)
+def test_has_content(event, expected):
+    assert has_content(event) is expected
+
+
+def test_sse_frames_are_single_line_ascii_json():
+    frames = list(sse_frames([{"text": "a\u2028b"}]))
+    assert frames == [b'data: {"text":"a\\u2028b"}\n\n']
+
+
+def test_json_array_is_exact_and_moves_usage_onto_a_candidate_event():
+    events = [{"usageMetadata": {"totalTokenCount": 1}}, text_event("Hel"), text_event("lo")]
+    body = b"".join(json_array(events))
+    assert body.startswith(b"[{") and body.endswith(b"}]")
+    chunks = json.loads(body)
+    assert chunks[0]["usageMetadata"] == {"totalTokenCount": 1}
+    assert [c["candidates"][0]["content"]["parts"][0]["text"] for c in chunks] == ["Hel", "lo"]
+
+
+def test_json_array_of_nothing_is_an_empty_array():
+    assert b"".join(json_array([])) == b"[]"
+
+
+def test_collect_joins_text_keeps_signatures_candidates_and_metadata():
+    events = [
+        {**text_event("Hel", index=0), "responseId": "r1", "modelVersion": "m"},
+        {"candidates": [{"index": 1, "content": {"role": "model", "parts": [{"text": "Other"}]}}]},
+        {"candidates": [{"index": 0, "content": {"parts": [{"text": "lo", "thoughtSignature": "sig"}]}}]},
+        {
+            "candidates": [
+                {
+                    "index": 0,
+                    "content": {"parts": [{"functionCall": {"name": "f", "args": {}}}]},
+                    "finishReason": "STOP",
+                }
+            ],
+            "usageMetadata": {"totalTokenCount": 9},
+            "responseId": "r2",
+        },
+    ]
+    result = collect(events)
+    assert result["responseId"] == "r1" and result["modelVersion"] == "m"
+    assert result["usageMetadata"] == {"totalTokenCount": 9}
+    first, second = result["candidates"]
+    assert first["content"]["parts"] == [
+        {"text": "Hello", "thoughtSignature": "sig"},
+        {"functionCall": {"name": "f", "args": {}}},
+    ]
+    assert first["finishReason"] == "STOP"
+    assert second["content"]["parts"] == [{"text": "Other"}]
+
+
+def test_collect_keeps_thoughts_apart_from_the_answer():
+    events = [
+        {"candidates": [{"content": {"parts": [{"text": "hmm", "thought": True}]}}]},
+        {"candidates": [{"content": {"parts": [{"text": "answer"}]}}]},
+    ]
+    assert collect(events)["candidates"][0]["content"]["parts"] == [
+        {"text": "hmm", "thought": True},
+        {"text": "answer"},
+    ]
