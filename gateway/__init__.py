@@ -9,7 +9,7 @@ MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 
 def create_app(config=None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
-    from . import auth, cli, errors
+    from . import auth, cli, errors, request_id
     from .api import generate, health, models
     from .config import Settings
     from .services import Services
@@ -18,7 +18,7 @@ def create_app(config=None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["gateway"] = Services(settings)
-    for part in (errors, auth, cli):
+    for part in (errors, request_id, auth, cli):
         part.init_app(app)
     app.register_blueprint(health.bp)
     # Google serves both versions; google-genai 3.x defaults to v1, older SDKs to v1beta.

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Mapping
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from .request_id import current
+
 log = logging.getLogger(__name__)
 
 # HTTP status -> google.rpc.Code name, as the Gemini API pairs them.
@@ -101,8 +103,8 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    log.exception("unexpected error")
-    return GatewayError(500, "Internal error in the gateway; the failure was logged.").response()
+    log.exception("unexpected error in request %s", current())
+    return GatewayError(500, f"Internal error in the gateway (request id {current()}); it was logged.").response()
 
 
 def init_app(app: Flask) -> None:

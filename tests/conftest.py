@@ -65,7 +65,8 @@ class Gateway:
 
     def post(self, path: str, json: object = None, key: str | None = API_KEY, **kwargs) -> requests.Response:
         headers = {"x-goog-api-key": key} if key else {}
-        return requests.post(self.url + path, json=json, headers=headers, timeout=30, **kwargs)
+        kwargs.setdefault("timeout", 30)
+        return requests.post(self.url + path, json=json, headers=headers, **kwargs)
 
     def get(self, path: str, key: str | None = API_KEY, **kwargs) -> requests.Response:
         headers = {"x-goog-api-key": key} if key else {}

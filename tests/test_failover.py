@@ -289,3 +289,12 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, upstream, account
     while time.monotonic() < deadline and not upstream.disconnects:
         time.sleep(0.1)
     assert upstream.disconnects, "the gateway kept reading upstream after its client left"
+
+
+def test_healthz_counts_accounts_by_state(gateway, upstream):
+    a, b = two_accounts(gateway, upstream)
+    add_account(gateway, upstream, "c@example.com")
+    gateway.store.set_cooldown(gateway.store.find(a).id, "gemini-2.5-flash", 60, "RATE_LIMIT_EXCEEDED")
+    gateway.store.update(gateway.store.find(b).id, enabled=0, disabled_reason="test")
+    health = gateway.get("/healthz", key=None).json()
+    assert health == {"status": "ok", "accounts": {"usable": 1, "cooling": 1, "disabled": 1}}

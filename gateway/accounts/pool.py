@@ -14,7 +14,8 @@ from ..upstream.client import UpstreamClient
 from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
 from .oauth import InvalidGrant, OAuth, OAuthError
 from .project import NoProject, discover
-from .store import ACCOUNT_WIDE, Account, Store
+from .state import PoolState
+from .store import ACCOUNT_WIDE, Account
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ def fingerprint(body: dict) -> str | None:
 
 
 class Pool:
-    def __init__(self, store: Store, oauth: OAuth, client: UpstreamClient) -> None:
+    def __init__(self, store: PoolState, oauth: OAuth, client: UpstreamClient) -> None:
         self.store = store
         self.oauth = oauth
         self.client = client

@@ -100,6 +100,10 @@ class Snapshot:
         ]
         return max(found, key=lambda c: c.until) if found else None
 
+    def cooling_any(self, account: Account, now: float) -> bool:
+        """Whether any cooldown of this account (for some model or all) is still running."""
+        return any(key[0] == account.id and c.until > now for key, c in self.cooldowns.items())
+
 
 class Store:
     """Reads are served from a snapshot reloaded only when another connection has committed."""

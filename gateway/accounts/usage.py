@@ -11,14 +11,15 @@ import threading
 import time
 from collections import defaultdict
 
-from .store import Store, Tally
+from .state import PoolState
+from .store import Tally
 
 log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0
 
 
 class UsageLog:
-    def __init__(self, store: Store, interval: float = FLUSH_INTERVAL) -> None:
+    def __init__(self, store: PoolState, interval: float = FLUSH_INTERVAL) -> None:
         self.store = store
         self.interval = interval
         self._pending: defaultdict[tuple[int, str], Tally] = defaultdict(Tally)

@@ -1,0 +1,30 @@
+"""A request id on every request: the caller's X-Request-Id when it is safe, a fresh one otherwise."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+
+HEADER = "X-Request-Id"
+SAFE = re.compile(r"[A-Za-z0-9._:-]{1,128}")  # anything else could forge log lines or headers
+
+
+def current() -> str:
+    return g.get("request_id", "-") if has_request_context() else "-"
+
+
+def _assign() -> None:
+    offered = request.headers.get(HEADER, "")
+    g.request_id = offered if SAFE.fullmatch(offered) else uuid.uuid4().hex
+
+
+def _echo(response: Response) -> Response:
+    response.headers[HEADER] = current()
+    return response
+
+
+def init_app(app: Flask) -> None:
+    app.before_request(_assign)  # registered before auth, so even a refused request has an id
+    app.after_request(_echo)
