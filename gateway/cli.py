@@ -3,27 +3,53 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
-from datetime import UTC, datetime
+import webbrowser
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
 from flask import Flask
 from flask.cli import FlaskGroup, with_appcontext
 
-from .accounts.importer import ImportFormatError, enroll, read_credentials
-from .accounts.oauth import OAuthError
-from .accounts.store import Account, Snapshot
+from .accounts import login as signin
+from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
+from .accounts.oauth import InvalidGrant, OAuthError
+from .accounts.pool import AccountUnavailable
+from .accounts.quota import fetch_models
+from .accounts.report import describe_all, iso, quota_lines, summary_line
+from .accounts.store import Account
 from .services import services
+from .upstream.errors import UpstreamError
 
 accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.")
+
+
+def _find(ref: str) -> Account:
+    account = services().store.find(ref)
+    if account is None:
+        raise click.ClickException(f"no account {ref!r} (give an email or the id `gateway accounts list` shows)")
+    return account
+
+
+def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
+    gateway = services()
+    try:
+        result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_revoked)
+    except InvalidGrant as exc:
+        raise click.ClickException(f"the refresh token is invalid or revoked ({exc}); nothing was stored") from None
+    except OAuthError as exc:
+        raise click.ClickException(f"could not verify the token: {exc}") from None
+    click.echo(f"{result.account.email}: {result.note}")
+    return result.account
 
 
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
 @with_appcontext
 def import_command(source: Path) -> None:
-    """Import accounts from an export file or an Antigravity-Manager data folder, verifying each token."""
+    """Import an export file (JSON) or an Antigravity-Manager data folder, verifying each token."""
     try:
         credentials = read_credentials(source)
     except ImportFormatError as exc:
@@ -45,65 +71,144 @@ def import_command(source: Path) -> None:
         raise click.ClickException("no account could be activated")
 
 
+@accounts.command("add")
+@click.option("--refresh-token", required=True, help="The account's OAuth refresh token.")
+@click.option("--email", default="", help="The account's email (looked up when omitted).")
+@with_appcontext
+def add_command(refresh_token: str, email: str) -> None:
+    """Add one account from its refresh token; a revoked token is refused and nothing stored."""
+    _enroll_one(Credential(refresh_token, email), keep_revoked=False)
+
+
+@accounts.command("login")
+@click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
+@with_appcontext
+def login_command(no_browser: bool) -> None:
+    """Sign in with Google in a browser and add that account."""
+    gateway = services()
+    try:
+        if no_browser:
+            auth = signin.authorization(gateway.settings, signin.PASTE_REDIRECT)
+            click.echo(f"Open this URL in any browser and sign in:\n\n  {auth.url}\n")
+            click.echo("The browser then fails to load a localhost page: copy that page's full URL.")
+            code = signin.code_from(click.prompt("Paste the URL (or just the code)"), auth.state)
+        else:
+            callback = signin.CallbackServer()
+            auth = signin.authorization(gateway.settings, callback.redirect_uri)
+            click.echo(f"Sign in with Google in your browser. If it does not open, visit:\n\n  {auth.url}\n")
+            webbrowser.open(auth.url)
+            code = callback.wait_for_code(auth.state)
+        refresh_token = gateway.oauth.exchange_code(code, auth.redirect_uri, auth.verifier)
+    except (signin.LoginError, OAuthError) as exc:
+        raise click.ClickException(f"sign-in failed: {exc}") from None
+    _enroll_one(Credential(refresh_token), keep_revoked=False)
+
+
+@accounts.command("export")
+@click.option("-o", "--output", type=click.Path(path_type=Path), help="Write to this file (0600) instead of stdout.")
+@with_appcontext
+def export_command(output: Path | None) -> None:
+    """Export every account in Antigravity-Manager's format. The output holds refresh tokens: keep it secret."""
+    payload = {"accounts": [{"email": a.email, "refresh_token": a.refresh_token} for a in services().store.accounts()]}
+    text = json.dumps(payload, indent=2)
+    if output is None:
+        click.echo(text)
+    else:
+        output.touch(mode=0o600)
+        output.write_text(text + "\n")
+        click.echo(f"exported {len(payload['accounts'])} accounts to {output}", err=True)
+
+
 @accounts.command("list")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array, for scripts.")
 @with_appcontext
 def list_command(as_json: bool) -> None:
-    """Show every account: state, project, tier and cooldowns (never a token)."""
-    store = services().store
-    snapshot = store.snapshot()
-    usage: dict[int, dict] = {}
-    for row in store.usage():
-        usage.setdefault(row["account_id"], {})[row["model"]] = {
-            "requests": row["requests"],
-            "failures": json.loads(row["failures"]),
-            "tokens_in": row["tokens_in"],
-            "tokens_out": row["tokens_out"],
-            "last_error": row["last_error"],
-        }
-    rows = [describe(snapshot, account, time.time(), usage.get(account.id, {})) for account in snapshot.accounts]
+    """Show every account: state, project, tier, cooldowns, quota and usage (never a token)."""
+    rows = describe_all(services().store, time.time())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("no accounts; add some with `gateway accounts import FILE`")
+        click.echo("no accounts; add some with `gateway accounts import FILE` or `gateway accounts login`")
     for row in rows:
-        state = row["state"]
-        if row["disabled_reason"]:
-            state += f": {row['disabled_reason']}"
-        elif row["cooldowns"]:
-            state += " " + ", ".join(f"{c['model']} until {c['until']}" for c in row["cooldowns"])
-        requests = sum(u["requests"] for u in row["usage"].values())
-        failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
-        where = f"project={row['project'] or '-'}  tier={row['tier'] or '-'}  requests={requests} failed={failures}"
-        click.echo(f"{row['id']:>3}  {row['email']}  {state}  {where}")
+        click.echo(summary_line(row))
+        for line in quota_lines(row):
+            click.echo(line)
 
 
-def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> dict:
-    """An account as `accounts list` shows it."""
-    cooldowns = [
-        {"model": model, "until": _iso(c.until), "seconds_left": round(c.until - now), "reason": c.reason}
-        for (account_id, model), c in sorted(snapshot.cooldowns.items())
-        if account_id == account.id and c.until > now
-    ]
-    state = "disabled" if not account.enabled else "cooling" if cooldowns else "active"
-    return {
-        "id": account.id,
-        "email": account.email,
-        "state": state,
-        "disabled_reason": account.disabled_reason,
-        "project": account.project,
-        "tier": account.tier,
-        "cooldowns": cooldowns,
-        "models": sorted(account.models),
-        "token_expires": _iso(account.token_expiry) if account.token_expiry else None,
-        "last_used": _iso(account.last_used) if account.last_used else None,
-        "usage": usage,
-    }
+@accounts.command("enable")
+@click.argument("account")
+@with_appcontext
+def enable_command(account: str) -> None:
+    """Put an account back into service (by email or id)."""
+    found = _find(account)
+    services().store.update(found.id, enabled=1, disabled_reason="")
+    click.echo(f"enabled {found.email}")
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+@accounts.command("disable")
+@click.argument("account")
+@with_appcontext
+def disable_command(account: str) -> None:
+    """Take an account out of service without forgetting it (by email or id)."""
+    found = _find(account)
+    services().store.update(found.id, enabled=0, disabled_reason="disabled by the operator")
+    click.echo(f"disabled {found.email}")
+
+
+@accounts.command("remove")
+@click.argument("account")
+@click.confirmation_option(prompt="Forget this account and its refresh token?")
+@with_appcontext
+def remove_command(account: str) -> None:
+    """Forget an account and its refresh token (by email or id)."""
+    found = _find(account)
+    services().store.remove(found.id)
+    click.echo(f"removed {found.email}")
+
+
+@accounts.command("refresh")
+@click.argument("account", required=False)
+@with_appcontext
+def refresh_command(account: str | None) -> None:
+    """Get a new access token now, for one account or all enabled ones."""
+    gateway = services()
+    targets = [_find(account)] if account else [a for a in gateway.store.accounts() if a.enabled]
+    failed = 0
+    for target in targets:
+        try:
+            fresh = gateway.pool.refresh(target)
+            click.echo(f"{target.email}: token valid until {iso(fresh.token_expiry)}")
+        except AccountUnavailable:
+            failed += 1
+            reason = (gateway.store.get(target.id) or target).disabled_reason or "token endpoint unavailable"
+            click.echo(f"{target.email}: refresh failed ({reason})")
+    if failed:
+        sys.exit(1)
+
+
+@accounts.command("quota")
+@with_appcontext
+def quota_command() -> None:
+    """Fetch every enabled account's models and remaining quota (in parallel) and store them."""
+    gateway = services()
+    targets = [a for a in gateway.store.accounts() if a.enabled]
+
+    def fetch(account: Account) -> str:
+        try:
+            account = gateway.pool.credentials(account)
+            gateway.store.update(account.id, models=fetch_models(gateway.client, account.access_token, account.project))
+            return ""
+        except (AccountUnavailable, UpstreamError) as exc:
+            return exc.message
+
+    with ThreadPoolExecutor(max_workers=8) as workers:
+        errors = list(workers.map(fetch, targets))
+    rows = {row["id"]: row for row in describe_all(gateway.store, time.time())}
+    for account, error in zip(targets, errors, strict=True):
+        click.echo(f"{account.email}: {error or 'ok'}")
+        for line in [] if error else quota_lines(rows[account.id]):
+            click.echo(line)
 
 
 def init_app(app: Flask) -> None:

@@ -17,6 +17,7 @@ DEFAULT_UPSTREAM_URLS = (
 )
 DEFAULT_TOKEN_URL = "https://oauth2.googleapis.com/token"
 DEFAULT_USERINFO_URL = "https://www.googleapis.com/oauth2/v2/userinfo"
+DEFAULT_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 # Antigravity's installed-app OAuth client. The "secret" of an installed-app client is public by design
 # (RFC 8252 §8.5); it only identifies the app, it authenticates nobody.
 DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
@@ -41,6 +42,7 @@ class Settings:
     oauth_client_id: str = DEFAULT_CLIENT_ID
     oauth_client_secret: str = field(default=DEFAULT_CLIENT_SECRET, repr=False)
     oauth_userinfo_url: str = DEFAULT_USERINFO_URL
+    oauth_auth_url: str = DEFAULT_AUTH_URL
     max_retry_attempts: int = 3
     upstream_proxies: Mapping[str, str] = field(default_factory=dict)
     no_proxy: str = ""
@@ -78,6 +80,7 @@ class Settings:
             oauth_userinfo_url=_origin(
                 "OAUTH_USERINFO_URL", get("OAUTH_USERINFO_URL", DEFAULT_USERINFO_URL), path=True
             ),
+            oauth_auth_url=_origin("OAUTH_AUTH_URL", get("OAUTH_AUTH_URL", DEFAULT_AUTH_URL), path=True),
             max_retry_attempts=_positive_int("MAX_RETRY_ATTEMPTS", get("MAX_RETRY_ATTEMPTS", "3")),
             upstream_proxies=proxies,
             no_proxy=no_proxy,

@@ -52,11 +52,12 @@ class Gateway:
     process: subprocess.Popen
     store: Store
 
-    def cli(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+    def cli(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
         """Run the installed `gateway` command against this gateway's data (env: overrides)."""
         return subprocess.run(
             [str(Path(sys.executable).parent / "gateway"), *args],
             env={**self.env, **env},
+            input=stdin,
             capture_output=True,
             text=True,
             timeout=60,

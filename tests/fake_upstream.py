@@ -97,6 +97,7 @@ class FakeGoogle:
             self.calls: list[Call] = []
             self.disconnects: list[str] = []  # methods whose client left mid-stream
             self.operations: dict[str, list] = {}
+            self.codes: dict[str, str] = {}  # authorization code -> refresh token it grants
             self._counter = itertools.count(1)
             self._failing = {}
 
@@ -111,6 +112,10 @@ class FakeGoogle:
         expires_in: int = 3600,
     ) -> None:
         self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in)
+
+    def add_code(self, code: str, refresh_token: str) -> None:
+        """An authorization code that the token endpoint exchanges for this account's refresh token."""
+        self.codes[code] = refresh_token
 
     def script(self, method: str, *replies: Reply, account: str | None = None) -> None:
         self.scripts[(method, account)].extend(replies)
@@ -135,6 +140,16 @@ class FakeGoogle:
         return next((a for a in self.accounts.values() if a.email == email), None)
 
     def refresh(self, form: dict) -> Reply:
+        if form.get("grant_type") == "authorization_code":
+            refresh_token = self.codes.pop(form.get("code", ""), "")
+            if not refresh_token or not form.get("code_verifier"):
+                return Reply(400, {"error": "invalid_grant", "error_description": "Bad code."})
+            return Reply(
+                json={
+                    **self.refresh({"grant_type": "refresh_token", "refresh_token": refresh_token}).json,
+                    "refresh_token": refresh_token,
+                }
+            )
         account = self.accounts.get(form.get("refresh_token", ""))
         if account is None or account.revoked or form.get("grant_type") != "refresh_token":
             return Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})

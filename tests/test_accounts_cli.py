@@ -41,7 +41,7 @@ def test_import_export_format_verifies_and_activates(gateway, upstream, tmp_path
     rows = listed(gateway)
     assert rows["one@example.com"]["state"] == "active" and rows["one@example.com"]["project"] == "proj-one"
     assert rows["two@example.com"]["tier"] == "standard-tier"
-    assert "gemini-2.5-flash" in rows["one@example.com"]["models"]
+    assert "gemini-2.5-flash" in rows["one@example.com"]["quota"]
     # The running gateway serves from them without a restart.
     assert gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO).status_code == 200
 

@@ -71,11 +71,16 @@ def _credential(entry: object, source: Path) -> Credential:
     raise ImportFormatError(f"{source}: an entry has no refresh_token; expected {FORMATS}")
 
 
-def enroll(store: Store, oauth: OAuth, client, credential: Credential) -> Enrolled:
-    """Verify a credential against Google and store the account: active, or disabled with the reason."""
+def enroll(store: Store, oauth: OAuth, client, credential: Credential, keep_revoked: bool = True) -> Enrolled:
+    """Verify a credential against Google and store the account: active, or disabled with the reason.
+
+    A revoked token is stored disabled (so an import shows which ones failed) unless keep_revoked is off.
+    """
     try:
         grant = oauth.refresh(credential.refresh_token)
     except InvalidGrant as exc:
+        if not keep_revoked:
+            raise
         if not credential.email:
             return Enrolled(None, f"skipped: token revoked ({exc}) and no email to file it under")
         account = store.upsert(credential.email, credential.refresh_token, enabled=0, disabled_reason=str(exc))

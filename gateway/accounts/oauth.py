@@ -36,19 +36,23 @@ class OAuth:
 
     def refresh(self, refresh_token: str) -> Grant:
         """A fresh access token, or InvalidGrant / OAuthError (the message never holds the token)."""
+        payload = self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+        return Grant(payload["access_token"], time.time() + float(payload.get("expires_in", 3600)))
+
+    def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> str:
+        """The refresh token granted for an authorization code (installed-app flow with PKCE)."""
+        payload = self._token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri, "code_verifier": verifier}
+        )
+        if not payload.get("refresh_token"):
+            raise OAuthError("Google granted no refresh token; revoke the app's access and log in again")
+        return str(payload["refresh_token"])
+
+    def _token(self, form: dict) -> dict:
         url = self.settings.oauth_token_url
+        form = {**form, "client_id": self.settings.oauth_client_id, "client_secret": self.settings.oauth_client_secret}
         try:
-            response = self.session.post(
-                url,
-                data={
-                    "grant_type": "refresh_token",
-                    "refresh_token": refresh_token,
-                    "client_id": self.settings.oauth_client_id,
-                    "client_secret": self.settings.oauth_client_secret,
-                },
-                timeout=TIMEOUT,
-                proxies=self._proxies(url),
-            )
+            response = self.session.post(url, data=form, timeout=TIMEOUT, proxies=self._proxies(url))
         except requests.RequestException as exc:
             raise OAuthError(f"token endpoint unreachable ({type(exc).__name__})") from None
         try:
@@ -58,12 +62,12 @@ class OAuth:
         if not isinstance(payload, dict):
             payload = {}
         if response.ok and payload.get("access_token"):
-            return Grant(payload["access_token"], time.time() + float(payload.get("expires_in", 3600)))
+            return payload
         error = str(payload.get("error") or f"HTTP {response.status_code}")
         message = f"{error}: {payload.get('error_description', '')}".strip(": ")
         if error == "invalid_grant":
             raise InvalidGrant(message)
-        raise OAuthError(f"token refresh failed ({message})")
+        raise OAuthError(f"token request failed ({message})")
 
     def email(self, access_token: str) -> str:
         """The account's email address, from the userinfo endpoint."""

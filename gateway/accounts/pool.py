@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from datetime import datetime
 
 from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
@@ -79,6 +80,8 @@ class Pool:
                 )
             time.sleep(max(wait, 0))
             return self.pick(model, session, excluded)
+        # Accounts whose last quota reading showed this model used up go last (`gateway accounts quota`).
+        ready = [a for a in ready if _has_quota(a, model, now)] or ready
         if session:
             # Rendezvous hashing: a conversation stays on its account and moves alone when that one cools.
             return max(ready, key=lambda a: hashlib.sha256(f"{session}:{a.email}".encode()).digest())
@@ -97,6 +100,11 @@ class Pool:
             if not current.project:
                 current = self._discover(current)
             return current
+
+    def refresh(self, account: Account) -> Account:
+        """Force a new access token now (the CLI's `accounts refresh`)."""
+        with self._locks[account.id]:
+            return self._refresh(account, stale=account.access_token)
 
     def _refresh(self, account: Account, stale: str = "") -> Account:
         deadline = time.monotonic() + REFRESH_LOCK + 5
@@ -148,6 +156,16 @@ class Pool:
         """Forget past strikes, only when there are some: the hot path writes nothing."""
         if (account.id, model) in self.store.snapshot().cooldowns:
             self.store.clear_cooldown(account.id, model)
+
+
+def _has_quota(account: Account, model: str, now: float) -> bool:
+    info = account.models.get(model) or {}
+    if info.get("remainingFraction", 1) > 0:
+        return True
+    try:
+        return datetime.fromisoformat(str(info.get("resetTime")).replace("Z", "+00:00")).timestamp() <= now
+    except ValueError:
+        return False
 
 
 def _fresh(account: Account) -> bool:

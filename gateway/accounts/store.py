@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,7 @@ CREATE TABLE IF NOT EXISTS accounts (
     access_token TEXT NOT NULL DEFAULT '',
     token_expiry REAL NOT NULL DEFAULT 0,
     refresh_lock_until REAL NOT NULL DEFAULT 0,
+    refresh_lock_pid INTEGER NOT NULL DEFAULT 0,
     project TEXT NOT NULL DEFAULT '',
     tier TEXT NOT NULL DEFAULT '',
     enabled INTEGER NOT NULL DEFAULT 1,
@@ -114,6 +116,7 @@ class Store:
         self._pid = 0
         self._version = -1
         self._snapshot: Snapshot | None = None
+        self._lock = threading.RLock()
 
     @property
     def conn(self) -> sqlite3.Connection:
@@ -134,19 +137,26 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        conn = self.conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        finally:
-            self._snapshot = None  # our own commits do not move data_version
+        # The lock keeps threads sharing this connection (the CLI's parallel quota fetch) out of each
+        # other's transactions; under gevent it is a greenlet lock and never contended (no I/O inside).
+        with self._lock:
+            conn = self.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            finally:
+                self._snapshot = None  # our own commits do not move data_version
 
     def snapshot(self) -> Snapshot:
         """The current accounts and cooldowns; one cheap PRAGMA when nothing changed."""
+        with self._lock:
+            return self._current_snapshot()
+
+    def _current_snapshot(self) -> Snapshot:
         version = self.conn.execute("PRAGMA data_version").fetchone()[0]
         if self._snapshot is None or version != self._version:
             accounts = tuple(_account(row) for row in self.conn.execute("SELECT * FROM accounts ORDER BY id"))
@@ -240,14 +250,32 @@ class Store:
         return self.conn.execute("SELECT * FROM usage ORDER BY account_id, model").fetchall()
 
     def try_lock_refresh(self, account_id: int, seconds: float) -> bool:
-        """Take the account's refresh lock for every process; it lapses by itself if its holder dies."""
-        now = time.time()
+        """Take the account's refresh lock for every process on this host.
+
+        A lock lapses after `seconds`, or at once when the process holding it is gone (a killed worker
+        must not make the others wait out its lock).
+        """
+        now, me = time.time(), os.getpid()
         with self._write() as conn:
-            taken = conn.execute(
-                "UPDATE accounts SET refresh_lock_until = ? WHERE id = ? AND refresh_lock_until < ?",
-                (now + seconds, account_id, now),
-            ).rowcount
-        return taken == 1
+            row = conn.execute(
+                "SELECT refresh_lock_until, refresh_lock_pid FROM accounts WHERE id = ?", (account_id,)
+            ).fetchone()
+            if row is None or (row[0] > now and row[1] != me and _alive(row[1])):
+                return False
+            conn.execute(
+                "UPDATE accounts SET refresh_lock_until = ?, refresh_lock_pid = ? WHERE id = ?",
+                (now + seconds, me, account_id),
+            )
+        return True
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _update(conn: sqlite3.Connection, account_id: int, fields: dict) -> None:

@@ -1,0 +1,81 @@
+"""Accounts as `gateway accounts list` shows them: state, cooldowns, quota, usage — never a token."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+from .store import Account, Snapshot, Store
+
+BAR_WIDTH = 10
+
+
+def describe_all(store: Store, now: float) -> list[dict]:
+    snapshot = store.snapshot()
+    usage: dict[int, dict] = {}
+    for row in store.usage():
+        usage.setdefault(row["account_id"], {})[row["model"]] = {
+            "requests": row["requests"],
+            "failures": json.loads(row["failures"]),
+            "tokens_in": row["tokens_in"],
+            "tokens_out": row["tokens_out"],
+            "last_error": row["last_error"],
+        }
+    return [describe(snapshot, account, now, usage.get(account.id, {})) for account in snapshot.accounts]
+
+
+def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> dict:
+    cooldowns = [
+        {"model": model, "until": iso(c.until), "seconds_left": round(c.until - now), "reason": c.reason}
+        for (account_id, model), c in sorted(snapshot.cooldowns.items())
+        if account_id == account.id and c.until > now
+    ]
+    return {
+        "id": account.id,
+        "email": account.email,
+        "state": "disabled" if not account.enabled else "cooling" if cooldowns else "active",
+        "disabled_reason": account.disabled_reason,
+        "project": account.project,
+        "tier": account.tier,
+        "cooldowns": cooldowns,
+        "quota": {
+            model: {k: info[k] for k in ("remainingFraction", "resetTime") if k in info}
+            for model, info in sorted(account.models.items())
+            if "aliasOf" not in info
+        },
+        "token_expires": iso(account.token_expiry) if account.token_expiry else None,
+        "last_used": iso(account.last_used) if account.last_used else None,
+        "usage": usage,
+    }
+
+
+def summary_line(row: dict) -> str:
+    """One account on one line, for the table."""
+    state = row["state"]
+    if row["disabled_reason"]:
+        state += f" ({row['disabled_reason']})"
+    for cooldown in row["cooldowns"]:
+        state += f" [{cooldown['model']} until {cooldown['until']}]"
+    requests = sum(u["requests"] for u in row["usage"].values())
+    failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
+    return (
+        f"{row['id']:>3}  {row['email']}  {state}  project={row['project'] or '-'}  tier={row['tier'] or '-'}  "
+        f"requests={requests} failed={failures} last_used={row['last_used'] or 'never'}"
+    )
+
+
+def quota_lines(row: dict) -> list[str]:
+    """A bar per model: the remaining fraction and when it resets."""
+    lines = []
+    for model, quota in row["quota"].items():
+        fraction = quota.get("remainingFraction")
+        if fraction is None:
+            continue
+        filled = round(fraction * BAR_WIDTH)
+        reset = f"  resets {quota['resetTime']}" if quota.get("resetTime") else ""
+        lines.append(f"      {model:<28} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {fraction:>4.0%}{reset}")
+    return lines
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

@@ -1,0 +1,61 @@
+"""The SQLite store: snapshots shared across connections, cooldowns, refresh locks."""
+
+import subprocess
+import sys
+import time
+
+from gateway.accounts.store import Store, Tally
+
+
+def test_snapshot_sees_other_connections_commits(tmp_path):
+    mine, theirs = Store(tmp_path / "db"), Store(tmp_path / "db")
+    assert mine.snapshot().accounts == ()
+    account = theirs.upsert("a@example.com", "rt")
+    assert [a.email for a in mine.snapshot().accounts] == ["a@example.com"]
+    theirs.set_cooldown(account.id, "m", 30, "RATE_LIMIT_EXCEEDED")
+    cooldown = mine.snapshot().cooldowns[(account.id, "m")]
+    assert cooldown.strikes == 1 and 29 < cooldown.until - time.time() <= 30
+    theirs.set_cooldown(account.id, "m", 30, "RATE_LIMIT_EXCEEDED")
+    assert mine.snapshot().cooldowns[(account.id, "m")].strikes == 2
+    snapshot = mine.snapshot()
+    assert mine.snapshot() is snapshot  # nothing changed: no reload
+
+
+def test_upsert_updates_by_email(tmp_path):
+    store = Store(tmp_path / "db")
+    first = store.upsert("a@example.com", "rt-1", project="p")
+    second = store.upsert("a@example.com", "rt-2")
+    assert first.id == second.id and second.refresh_token == "rt-2" and second.project == "p"
+
+
+def test_refresh_lock_is_exclusive_until_it_lapses_or_its_holder_dies(tmp_path):
+    store = Store(tmp_path / "db")
+    account = store.upsert("a@example.com", "rt")
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        store.conn.execute(
+            "UPDATE accounts SET refresh_lock_until = ?, refresh_lock_pid = ? WHERE id = ?",
+            (time.time() + 30, holder.pid, account.id),
+        )
+        assert not store.try_lock_refresh(account.id, 30)  # a live process holds it
+    finally:
+        holder.kill()
+        holder.wait()
+    assert store.try_lock_refresh(account.id, 30)  # its holder is gone: taken over at once
+
+
+def test_usage_adds_up_and_skips_removed_accounts(tmp_path):
+    store = Store(tmp_path / "db")
+    account = store.upsert("a@example.com", "rt")
+    for _ in range(2):
+        store.add_usage(
+            {
+                (account.id, "m"): Tally(
+                    requests=2, failures={429: 1}, tokens_in=5, tokens_out=7, last_error="429: slow", last_used=1.0
+                ),
+                (999, "m"): Tally(requests=1),
+            }
+        )
+    [row] = store.usage()
+    assert (row["requests"], row["tokens_in"], row["tokens_out"]) == (4, 10, 14)
+    assert row["failures"] == '{"429": 2}' and row["last_error"] == "429: slow"
