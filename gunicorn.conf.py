@@ -24,6 +24,7 @@ forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,:
 
 # ---- Logging ----
 accesslog = "-"
-# %(U)s is the path without the query string: ?key=... never reaches a log.
-access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# Request id, client, method and path (the model is in it), status, bytes, latency. %(U)s is the path
+# without the query string, so a ?key=... never reaches a log.
+access_log_format = '%({x-request-id}o)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
 errorlog = "-"

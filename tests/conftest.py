@@ -82,12 +82,16 @@ class Gateway:
             self.process.wait()
 
 
-def start_gateway(env: dict[str, str]) -> Gateway:
+def start_gateway(env: dict[str, str], *gunicorn_args: str) -> Gateway:
     port = free_port()
     env = {**env, "GATEWAY_BIND": f"127.0.0.1:{port}"}
     log = open(Path(env["GATEWAY_DATA_DIR"]) / "gunicorn.log", "ab")  # noqa: SIM115 - lives with the process
     process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"], env=env, cwd=ROOT, stdout=log, stderr=log
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", *gunicorn_args],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
