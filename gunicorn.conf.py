@@ -1,6 +1,7 @@
 """gunicorn settings for the gateway: `gunicorn -c gunicorn.conf.py` is all it takes."""
 
 import os
+import tempfile
 
 # ---- What to serve ----
 wsgi_app = "gateway:create_app()"
@@ -13,6 +14,9 @@ worker_class = "gevent"  # a greenlet per open stream; a sync worker would pin a
 # (measured: 2,000 slow streams on 2 workers had a 328 ms per-event p99 at 1000, 14 ms at 2000).
 worker_connections = 2000
 preload_app = False  # each worker opens its own SQLite connection and HTTP pool after the fork
+# gunicorn 25+'s control socket defaults to one path per user: two gateways on a host would fight over it.
+# systemd drives the master with signals (HUP reload, TERM stop) instead.
+control_socket_disable = True
 
 # ---- Time ----
 timeout = 30  # worker liveness only (gevent workers heartbeat between requests): never a cap on a stream
@@ -23,8 +27,25 @@ keepalive = 75  # longer than nginx's upstream keepalive_timeout (60 s), so ngin
 forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
 
 # ---- Logging ----
-accesslog = "-"
-# Request id, client, method and path (the model is in it), status, bytes, latency. %(U)s is the path
-# without the query string, so a ?key=... never reaches a log.
-access_log_format = '%({x-request-id}o)s %(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms "%(a)s"'
+# The gateway writes one line per request itself (request id, model, account, attempts, upstream status,
+# status, time to first byte, duration, tokens; never the query string, a key or a prompt), so gunicorn's
+# access log would only repeat it. gunicorn's own messages use the gateway's format too.
+accesslog = None
 errorlog = "-"
+if os.environ.get("GATEWAY_LOG_FORMAT", "json").strip().lower() != "text":
+    logconfig_dict = {
+        "formatters": {"generic": {"class": "gateway.logs.JsonLines"}},
+        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False}},
+    }
+
+# ---- Metrics ----
+# prometheus-client's multi-process mode: each worker writes its samples to this directory and /metrics
+# adds them up. A fresh directory per master start, set before any worker imports prometheus_client.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
+
+def child_exit(server, worker):
+    """A worker that exits stops counting in the live gauges (open streams)."""
+    from gateway.metrics import mark_worker_dead
+
+    mark_worker_dead(worker.pid)

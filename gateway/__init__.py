@@ -9,8 +9,8 @@ MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 
 def create_app(config=None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
-    from . import auth, cli, errors, request_id
-    from .api import generate, health, models
+    from . import auth, cli, errors, request_id, trace
+    from .api import generate, health, metrics, models
     from .config import Settings
     from .services import Services
 
@@ -18,9 +18,13 @@ def create_app(config=None) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_BODY
     app.extensions["gateway"] = Services(settings)
-    for part in (errors, request_id, auth, cli):
-        part.init_app(app)
+    errors.init_app(app)
+    request_id.init_app(app)
+    trace.init_app(app, settings.log_format)  # before auth: refused requests are logged too
+    auth.init_app(app)
+    cli.init_app(app)
     app.register_blueprint(health.bp)
+    app.register_blueprint(metrics.bp)
     # Google serves both versions; google-genai 3.x defaults to v1, older SDKs to v1beta.
     for prefix in ("/v1beta", "/v1"):
         name = prefix.strip("/")

@@ -31,6 +31,8 @@ def check_key() -> None:
         return
     if mode == "all_except_health" and request.path in PUBLIC_PATHS:
         return
+    if request.path == "/metrics" and settings.metrics_public:
+        return
     expected = settings.api_key.encode()
     # Compare against every presented key in constant time; an empty configured key matches nothing.
     if expected and any(hmac.compare_digest(key.encode(), expected) for key in presented_keys()):

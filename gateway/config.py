@@ -46,6 +46,9 @@ class Settings:
     max_retry_attempts: int = 3
     upstream_proxies: Mapping[str, str] = field(default_factory=dict)
     no_proxy: str = ""
+    metrics_public: bool = False
+    log_format: str = "json"
+    log_accounts: str = "hash"
 
     @property
     def database(self) -> Path:
@@ -60,9 +63,7 @@ class Settings:
             return env.get(f"GATEWAY_{name}", "").strip() or default
 
         bind = get("BIND", cls.bind)
-        mode = get("AUTH_MODE", "auto").lower()
-        if mode not in AUTH_MODES:
-            raise SettingsError(f"GATEWAY_AUTH_MODE must be one of {', '.join(AUTH_MODES)}, not {mode!r}")
+        mode = _choice("AUTH_MODE", get("AUTH_MODE", "auto").lower(), AUTH_MODES)
         if mode == "auto":
             mode = "off" if _is_loopback(bind) else "all_except_health"
         proxies, no_proxy = _proxies(get("UPSTREAM_PROXY"), env)
@@ -84,11 +85,20 @@ class Settings:
             max_retry_attempts=_positive_int("MAX_RETRY_ATTEMPTS", get("MAX_RETRY_ATTEMPTS", "3")),
             upstream_proxies=proxies,
             no_proxy=no_proxy,
+            metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
+            log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
         )
 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise SettingsError(f"GATEWAY_{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
 
 
 def _positive_int(name: str, value: str) -> int:

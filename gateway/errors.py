@@ -35,6 +35,7 @@ RPC_STATUS = {
     504: "DEADLINE_EXCEEDED",
 }
 RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+REQUEST_INFO = "type.googleapis.com/google.rpc.RequestInfo"
 
 
 class GatewayError(Exception):
@@ -59,7 +60,10 @@ class GatewayError(Exception):
         return google_error(self.code, self.status, self.message, self.details)
 
     def response(self) -> Response:
-        return json_response(self.body(), self.code, self.headers)
+        body = self.body()
+        # Google's own way to name the request in an error, so users can quote it and operators grep logs.
+        body["error"]["details"].append({"@type": REQUEST_INFO, "requestId": current()})
+        return json_response(body, self.code, self.headers)
 
 
 def google_error(code: int, status: str, message: str, details: Iterable[Mapping] = ()) -> dict:
@@ -103,7 +107,7 @@ def _http_error(error: HTTPException) -> Response:
 
 
 def _unexpected(error: Exception) -> Response:
-    log.exception("unexpected error in request %s", current())
+    log.exception("unexpected error", extra={"fields": {"request_id": current()}})
     return GatewayError(500, f"Internal error in the gateway (request id {current()}); it was logged.").response()
 
 

@@ -12,10 +12,12 @@ import requests
 import urllib3
 from flask import Response
 
+from . import metrics
 from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
 from .accounts.usage import UsageLog
 from .errors import GatewayError, json_response
+from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
 from .upstream.errors import AuthFailed, EmptyResponse, RateLimited, TransportFailed, UpstreamError, classify
@@ -29,18 +31,22 @@ STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSEr
 
 
 class Relay:
-    def __init__(self, pool: Pool, client: UpstreamClient, usage: UsageLog, max_attempts: int) -> None:
+    def __init__(
+        self, pool: Pool, client: UpstreamClient, usage: UsageLog, max_attempts: int, label: Callable[[str], str]
+    ) -> None:
         self.pool = pool
         self.client = client
         self.usage = usage
         self.max_attempts = max_attempts
+        self.label = label  # how an account appears in logs
 
-    def generate(self, model: str, body: dict, stream: bool, sse: bool) -> Response:
+    def generate(self, model: str, body: dict, stream: bool, sse: bool, trace: Trace) -> Response:
         """generateContent (assembled from the upstream stream) or streamGenerateContent."""
 
         def open_stream(account: Account) -> tuple[list[dict], Iterator[dict], requests.Response]:
             wrapped = envelope.wrap_generate(body, model, account.project, account.email)
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
+            trace.upstream = _origin(upstream.url)
             events = _events(upstream)
             try:
                 held = _until_content(events)
@@ -56,19 +62,23 @@ class Relay:
                 with upstream:
                     return collect([*held, *events])
 
-            account, answer = self._with_failover(model, body, assemble)
+            account, answer = self._with_failover(model, body, assemble, trace)
             self.usage.record(account.id, model, 200, usage=answer.get("usageMetadata"))
+            trace.tokens_in, trace.tokens_out = _tokens(answer.get("usageMetadata"))
             return json_response(answer)
 
-        account, (held, events, upstream) = self._with_failover(model, body, open_stream)
+        account, (held, events, upstream) = self._with_failover(model, body, open_stream, trace)
+        trace.deferred = True  # the stream outlives this view: its generator tells how it ended
 
         def finished(usage: dict | None, error: GatewayError | None) -> None:
             status, message = (error.code, error.message) if error else (200, "")
             self.usage.record(account.id, model, status, message, usage)
+            trace.tokens_in, trace.tokens_out = _tokens(usage)
+            trace.finish(status)
 
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
         response = Response(
-            writer(_committed(held, events, finished)),
+            writer(_committed(held, events, trace, finished)),
             content_type=content_type,
             headers=SSE_HEADERS if sse else None,
         )
@@ -76,22 +86,23 @@ class Relay:
         response.call_on_close(upstream.close)
         return response
 
-    def count_tokens(self, model: str, body: dict) -> Response:
+    def count_tokens(self, model: str, body: dict, trace: Trace) -> Response:
         """countTokens answered by upstream with its real count."""
         wrapped = envelope.wrap_count_tokens(body, model)
 
         def count(account: Account) -> dict:
             with self.client.call("countTokens", account.access_token, wrapped) as upstream:
+                trace.upstream = _origin(upstream.url)
                 answer = envelope.unwrap(upstream.json())
             if not isinstance(answer, dict) or "totalTokens" not in answer:
                 raise EmptyResponse()
             return answer
 
-        account, answer = self._with_failover(model, body, count)
+        account, answer = self._with_failover(model, body, count, trace)
         self.usage.record(account.id, model, 200)
         return json_response(answer)
 
-    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T]) -> tuple[Account, T]:
+    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T], trace: Trace) -> tuple[Account, T]:
         """`send` on one account after another until one answers; the last real error otherwise."""
         session = fingerprint(body)
         tried: set[int] = set()
@@ -106,12 +117,14 @@ class Relay:
                 result = self._send_fresh(account, send)
             except GatewayError as exc:
                 self.usage.record(account.id, model, exc.code, exc.message)
+                trace.attempted(self.label(account.email), exc.code)
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, model, exc)
                 last = exc
                 continue
             self.pool.succeeded(account, model)
+            trace.attempted(self.label(account.email), 200)
             return account, result
         raise _final(last)
 
@@ -121,6 +134,18 @@ class Relay:
             return send(account)
         except AuthFailed:  # the token was revoked early: refresh once, then try again
             return send(self.pool.credentials(account, force=True))
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.partition('/')[0]}"
+
+
+def _tokens(usage: dict | None) -> tuple[int, int]:
+    usage = usage or {}
+    return int(usage.get("promptTokenCount") or 0), int(usage.get("candidatesTokenCount") or 0) + int(
+        usage.get("thoughtsTokenCount") or 0
+    )
 
 
 def _final(error: GatewayError) -> GatewayError:
@@ -152,12 +177,17 @@ def _until_content(events: Iterator[dict]) -> list[dict]:
 
 
 def _committed(
-    held: list[dict], events: Iterator[dict], finished: Callable[[dict | None, GatewayError | None], None]
+    held: list[dict],
+    events: Iterator[dict],
+    trace: Trace,
+    finished: Callable[[dict | None, GatewayError | None], None],
 ) -> Iterator[dict]:
     """The events after commit; a failure now can only end the stream, with one Gemini error event."""
     usage, error = None, None
+    metrics.OPEN_STREAMS.inc()
     try:
         for event in itertools.chain(held, events):
+            trace.first_byte()
             usage = event.get("usageMetadata", usage)
             if "error" in event:
                 error = GatewayError(int(event["error"].get("code") or 500), str(event["error"].get("message")))
@@ -170,4 +200,5 @@ def _committed(
         yield exc.body()
     finally:
         # Also reached when the client leaves mid-stream (GeneratorExit at a yield).
+        metrics.OPEN_STREAMS.dec()
         finished(usage, error)

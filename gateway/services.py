@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from flask import current_app
 
 from .accounts.oauth import OAuth
@@ -11,6 +13,7 @@ from .accounts.usage import UsageLog
 from .catalog import Catalog
 from .config import Settings
 from .relay import Relay
+from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
 
 
@@ -23,7 +26,13 @@ class Services:
         self.store = Store(settings.database)
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
-        self.relay = Relay(self.pool, self.client, self.usage, settings.max_retry_attempts)
+        self.relay = Relay(
+            self.pool,
+            self.client,
+            self.usage,
+            settings.max_retry_attempts,
+            functools.partial(account_label, how=settings.log_accounts),
+        )
         self._catalog = Catalog()
 
     @property

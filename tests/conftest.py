@@ -65,13 +65,15 @@ class Gateway:
         )
 
     def post(self, path: str, json: object = None, key: str | None = API_KEY, **kwargs) -> requests.Response:
-        headers = {"x-goog-api-key": key} if key else {}
-        kwargs.setdefault("timeout", 30)
-        return requests.post(self.url + path, json=json, headers=headers, **kwargs)
+        return self._send("POST", path, key, json=json, **kwargs)
 
     def get(self, path: str, key: str | None = API_KEY, **kwargs) -> requests.Response:
-        headers = {"x-goog-api-key": key} if key else {}
-        return requests.get(self.url + path, headers=headers, timeout=30, **kwargs)
+        return self._send("GET", path, key, **kwargs)
+
+    def _send(self, method: str, path: str, key: str | None, headers: dict | None = None, **kwargs):
+        headers = {**({"x-goog-api-key": key} if key else {}), **(headers or {})}
+        kwargs.setdefault("timeout", 30)
+        return requests.request(method, self.url + path, headers=headers, **kwargs)
 
     def stop(self) -> None:
         self.process.terminate()

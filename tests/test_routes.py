@@ -148,6 +148,11 @@ def test_oversized_body_is_refused_before_it_is_read(gateway, upstream):
             f"POST {FLASH}:generateContent HTTP/1.1\r\nHost: x\r\nx-goog-api-key: {API_KEY}\r\n"
             f"Content-Type: application/json\r\nContent-Length: {25 * 1024 * 1024}\r\n\r\n{{".encode()
         )
-        head = sock.recv(65536)
-    assert head.startswith(b"HTTP/1.1 413"), head[:100]
-    assert b'"status":"INVALID_ARGUMENT"' in head or b"RESOURCE_EXHAUSTED" in head
+        answer = b""
+        while b'"status"' not in answer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:100]
+    assert b'"code":413' in answer

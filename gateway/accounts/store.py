@@ -268,6 +268,7 @@ class Store:
             )
         return True
 
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint, g, request
 
 from ..schemas import parse_json, validate_body
 from ..services import services
@@ -17,10 +17,11 @@ def model_method(target: str):
     check_method(method)
     gateway = services()
     upstream_model = resolve(gateway.catalog, model, method)
+    trace = g.trace
+    trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     body = parse_json(request.get_data(cache=False))
     if method == "countTokens":
-        return gateway.relay.count_tokens(upstream_model, validate_body("countTokens", body))
+        return gateway.relay.count_tokens(upstream_model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
-    stream = method == "streamGenerateContent"
     # google-genai asks for SSE; google-generativeai (no alt) reads a streamed JSON array.
-    return gateway.relay.generate(upstream_model, body, stream=stream, sse=request.args.get("alt") == "sse")
+    return gateway.relay.generate(upstream_model, body, trace.stream, request.args.get("alt") == "sse", trace)

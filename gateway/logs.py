@@ -1,0 +1,53 @@
+"""Log lines: one JSON object each (or plain text), every one carrying the request id when there is one."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+
+from flask import g, has_request_context
+
+
+def _request_id(record: logging.LogRecord) -> str:
+    fields = getattr(record, "fields", {})
+    if fields.get("request_id"):
+        return fields["request_id"]
+    return g.get("request_id", "-") if has_request_context() else "-"
+
+
+class JsonLines(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line = {
+            "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": _request_id(record),
+            **getattr(record, "fields", {}),
+        }
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=True, default=str)
+
+
+class Text(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", {})
+        extra = " ".join(f"{k}={v}" for k, v in fields.items() if v not in (None, "") and k != "request_id")
+        base = f"{self.formatTime(record)} {record.levelname} [{_request_id(record)}] "
+        text = base + record.getMessage() + (f" {extra}" if extra else "")
+        return text + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+def configure_logging(log_format: str) -> None:
+    """Send the gateway's loggers to stderr in the chosen format, once per process."""
+    logger = logging.getLogger("gateway")
+    if not any(getattr(h, "gateway", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.gateway = True
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+    for handler in logger.handlers:
+        handler.setFormatter(JsonLines() if log_format == "json" else Text())

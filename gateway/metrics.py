@@ -1,0 +1,25 @@
+"""The gateway's Prometheus metrics (served by api/metrics.py), correct across gunicorn workers.
+
+gunicorn.conf.py points PROMETHEUS_MULTIPROC_DIR at a fresh directory before any worker starts, so every
+worker writes its samples there; without it (CLI, tests in one process) they stay in-process.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram, multiprocess
+
+REQUESTS = Counter("gateway_requests_total", "Requests answered, by model and HTTP status.", ["model", "status"])
+ATTEMPTS = Counter("gateway_upstream_attempts_total", "Calls to Google, by outcome.", ["outcome"])
+FAILOVERS = Counter("gateway_failovers_total", "Requests moved to another account after a failure.")
+TOKENS = Counter("gateway_tokens_total", "Tokens reported by Google's usageMetadata.", ["direction"])
+OPEN_STREAMS = Gauge("gateway_open_streams", "Streams being relayed now.", multiprocess_mode="livesum")
+BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
+TTFB = Histogram("gateway_time_to_first_byte_seconds", "From request to the first byte of the answer.", buckets=BUCKETS)
+DURATION = Histogram(
+    "gateway_request_duration_seconds", "From request to the last byte of the answer.", buckets=BUCKETS
+)
+
+
+def mark_worker_dead(pid: int) -> None:
+    """Called by gunicorn's child_exit hook: a dead worker's live gauges stop counting."""
+    multiprocess.mark_process_dead(pid)

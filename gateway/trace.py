@@ -1,0 +1,97 @@
+"""What one request did, told once when it ends: one structured log line, and the metrics.
+
+Never a token, a key or prompt text: only ids, counts, statuses and times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import asdict, dataclass, field
+
+from flask import Flask, Response, g, request
+
+from . import metrics
+from .logs import configure_logging
+from .request_id import current as current_request_id
+
+log = logging.getLogger("gateway.request")
+
+
+@dataclass
+class Trace:
+    request_id: str
+    method: str
+    path: str
+    model: str = ""
+    stream: bool = False
+    attempts: int = 0
+    account: str = ""
+    upstream: str = ""
+    upstream_status: int | None = None
+    status: int | None = None
+    ttfb_ms: float | None = None
+    duration_ms: float | None = None
+    tokens_in: int = 0
+    tokens_out: int = 0
+    started: float = field(default_factory=time.monotonic, repr=False)
+    deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
+
+    def attempted(self, account: str, status: int, upstream: str = "") -> None:
+        """One upstream attempt: which account (already anonymised), what Google answered."""
+        self.attempts += 1
+        self.account, self.upstream_status = account, status
+        self.upstream = upstream or self.upstream
+        metrics.ATTEMPTS.labels(_outcome(status)).inc()
+        if self.attempts > 1:
+            metrics.FAILOVERS.inc()
+
+    def first_byte(self) -> None:
+        if self.ttfb_ms is None:
+            self.ttfb_ms = round((time.monotonic() - self.started) * 1000, 1)
+            metrics.TTFB.observe(self.ttfb_ms / 1000)
+
+    def finish(self, status: int) -> None:
+        self.first_byte()
+        self.status = status
+        self.duration_ms = round((time.monotonic() - self.started) * 1000, 1)
+        metrics.REQUESTS.labels(self.model or "-", str(status)).inc()
+        metrics.DURATION.observe(self.duration_ms / 1000)
+        metrics.TOKENS.labels("in").inc(self.tokens_in)
+        metrics.TOKENS.labels("out").inc(self.tokens_out)
+        fields = {k: v for k, v in asdict(self).items() if k not in ("started", "deferred")}
+        log.info("%s %s %s", self.method, self.path, status, extra={"fields": fields})
+
+
+def account_label(email: str, how: str) -> str:
+    """An account as logs show it: hashed (default), shortened, or the plain email."""
+    if how == "email":
+        return email
+    if how == "short":
+        name, _, domain = email.partition("@")
+        return f"{name[:2]}…@{domain}"
+    return hashlib.sha256(email.encode()).hexdigest()[:12]
+
+
+def _outcome(status: int) -> str:
+    return {200: "ok", 401: "unauthenticated", 403: "forbidden", 429: "rate_limited"}.get(
+        status, "server_error" if status >= 500 else "client_error"
+    )
+
+
+def _start() -> None:
+    g.trace = Trace(current_request_id(), request.method, request.path)
+
+
+def _end(response: Response) -> Response:
+    trace: Trace | None = g.get("trace")
+    if trace is not None and not trace.deferred:
+        trace.finish(response.status_code)
+    return response
+
+
+def init_app(app: Flask, log_format: str) -> None:
+    configure_logging(log_format)
+    app.before_request(_start)
+    app.after_request(_end)
