@@ -1,6 +1,7 @@
 """gunicorn settings for the gateway: `gunicorn -c gunicorn.conf.py` is all it takes."""
 
 import os
+import shutil
 import tempfile
 
 # ---- What to serve ----
@@ -28,20 +29,21 @@ forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,:
 
 # ---- Logging ----
 # The gateway writes one line per request itself (request id, model, account, attempts, upstream status,
-# status, time to first byte, duration, tokens; never the query string, a key or a prompt), so gunicorn's
-# access log would only repeat it. gunicorn's own messages use the gateway's format too.
-accesslog = None
+# status, time to first byte, duration, tokens; never the query string, a key or a prompt), so its logger
+# class drops gunicorn's access lines, which would only repeat them, and formats gunicorn's own messages
+# like the gateway's (GATEWAY_LOG_FORMAT).
+logger_class = "gateway.logs.GunicornLogger"
 errorlog = "-"
-if os.environ.get("GATEWAY_LOG_FORMAT", "json").strip().lower() != "text":
-    logconfig_dict = {
-        "formatters": {"generic": {"class": "gateway.logs.JsonLines"}},
-        "loggers": {"gunicorn.error": {"level": "INFO", "handlers": ["error_console"], "propagate": False}},
-    }
 
 # ---- Metrics ----
 # prometheus-client's multi-process mode: each worker writes its samples to this directory and /metrics
 # adds them up. A fresh directory per master start, set before any worker imports prometheus_client.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
+
+def on_exit(server):
+    """The samples die with the master."""
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 def child_exit(server, worker):

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 
 from flask import g, has_request_context
+from gunicorn import glogging
 
 
 def _request_id(record: logging.LogRecord) -> str:
@@ -38,6 +40,19 @@ class Text(logging.Formatter):
         base = f"{self.formatTime(record)} {record.levelname} [{_request_id(record)}] "
         text = base + record.getMessage() + (f" {extra}" if extra else "")
         return text + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's logger in the gateway's format; no access lines (the gateway logs each request itself)."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        formatter = JsonLines() if os.environ.get("GATEWAY_LOG_FORMAT", "json").strip().lower() != "text" else Text()
+        for handler in self.error_log.handlers:
+            handler.setFormatter(formatter)
+
+    def access(self, resp, req, environ, request_time) -> None:
+        pass
 
 
 def configure_logging(log_format: str) -> None:

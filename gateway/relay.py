@@ -109,7 +109,7 @@ class Relay:
         last: GatewayError | None = None
         while len(tried) < self.max_attempts:
             try:
-                account = self.pool.pick(model, session, tried)
+                account, snapshot = self.pool.pick(model, session, tried)
             except GatewayError as exc:
                 raise _final(last or exc) from None
             tried.add(account.id)
@@ -123,7 +123,7 @@ class Relay:
                 self.pool.failed(account, model, exc)
                 last = exc
                 continue
-            self.pool.succeeded(account, model)
+            self.pool.succeeded(account, model, snapshot)
             trace.attempted(self.label(account.email), 200)
             return account, result
         raise _final(last)

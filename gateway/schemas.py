@@ -30,17 +30,24 @@ class Lenient(Schema):
     class Meta:
         unknown = INCLUDE
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # snake_case spelling -> camelCase field, worked out once per schema rather than per request
+        self._camel = {_snake(name): name for name in self.fields if _snake(name) != name}
+
     @pre_load
     def camel_case(self, data, **kwargs):
-        if not isinstance(data, dict):
-            return data  # marshmallow reports the wrong type itself
+        if not isinstance(data, dict) or not self._camel.keys() & data.keys():
+            return data  # nothing to rename; a wrong type is reported by marshmallow itself
         renamed = dict(data)
-        for name, field in self.fields.items():
-            camel = field.data_key or name
-            snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-            if snake != camel and snake in renamed and camel not in renamed:
+        for snake, camel in self._camel.items():
+            if snake in renamed and camel not in renamed:
                 renamed[camel] = renamed.pop(snake)
         return renamed
+
+
+def _snake(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
 
 
 class Part(Lenient):

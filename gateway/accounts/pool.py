@@ -16,7 +16,7 @@ from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
 from .oauth import InvalidGrant, OAuth, OAuthError
 from .project import NoProject, discover
 from .state import PoolState
-from .store import ACCOUNT_WIDE, Account
+from .store import ACCOUNT_WIDE, Account, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +64,9 @@ class Pool:
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._turn = itertools.count()
 
-    def pick(self, model: str, session: str | None, excluded: set[int]) -> Account:
-        """An enabled account not cooling down for the model: the session's own, else the next in turn."""
+    def pick(self, model: str, session: str | None, excluded: set[int]) -> tuple[Account, Snapshot]:
+        """An enabled account not cooling down for the model (the session's own, else the next in turn),
+        with the snapshot it was chosen from."""
         snapshot = self.store.snapshot()
         now = time.time()
         enabled = [a for a in snapshot.accounts if a.enabled and a.id not in excluded]
@@ -80,6 +81,9 @@ class Pool:
                 )
             time.sleep(max(wait, 0))
             return self.pick(model, session, excluded)
+        return self._choose(ready, model, session, now), snapshot
+
+    def _choose(self, ready: list[Account], model: str, session: str | None, now: float) -> Account:
         # Accounts whose last quota reading showed this model used up go last (`gateway accounts quota`).
         ready = [a for a in ready if _has_quota(a, model, now)] or ready
         if session:
@@ -152,9 +156,9 @@ class Pool:
         elif isinstance(error, AuthFailed):
             self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
 
-    def succeeded(self, account: Account, model: str) -> None:
-        """Forget past strikes, only when there are some: the hot path writes nothing."""
-        if (account.id, model) in self.store.snapshot().cooldowns:
+    def succeeded(self, account: Account, model: str, snapshot: Snapshot) -> None:
+        """Forget past strikes, only when the snapshot it was picked from shows some: no write otherwise."""
+        if (account.id, model) in snapshot.cooldowns:
             self.store.clear_cooldown(account.id, model)
 
 
