@@ -101,9 +101,12 @@ def stream_once(port: int, path: str = STREAM, timeout: float = 120) -> StreamRe
     return result
 
 
-def concurrent_streams(port: int, count: int, expected_events: int, path: str = STREAM) -> list[StreamResult]:
-    """`count` streams at once; a stream missing events counts as an error."""
-    jobs = [gevent.spawn(stream_once, port, path) for _ in range(count)]
+def concurrent_streams(
+    port: int, count: int, expected_events: int, path: str = STREAM, ramp: float = 1.0
+) -> list[StreamResult]:
+    """`count` streams open together, started evenly over `ramp` seconds (clients do not all connect in the
+    same millisecond); a stream missing events counts as an error."""
+    jobs = [gevent.spawn_later(ramp * n / count, stream_once, port, path) for n in range(count)]
     gevent.joinall(jobs)
     results = [job.value or StreamResult(error="crashed") for job in jobs]
     for result in results:

@@ -30,7 +30,7 @@ def test_first_origin_answers(client, mock):
     sent = call.calls[0].request
     assert sent.headers["Authorization"] == "Bearer tok"
     assert sent.headers["Content-Type"] == "application/json"
-    assert sent.body == '{"request":{}}'
+    assert sent.body == b'{"request":{}}'
 
 
 @pytest.mark.parametrize("status", [404, 408, 500, 503])

@@ -47,13 +47,13 @@ class UpstreamClient:
     def call(self, method: str, token: str, body: dict, stream: bool = False) -> requests.Response:
         """A 2xx response (streaming when asked), or the classified UpstreamError of the last origin."""
         path = f"/v1internal:{method}" + ("?alt=sse" if stream else "")
-        return self._send("POST", path, token, dumps(body), stream)
+        return self._send("POST", path, token, dumps(body).encode(), stream)
 
     def get_operation(self, name: str, token: str) -> dict:
         """Poll a long-running operation such as `operations/onboard-123`."""
         return self._send("GET", f"/v1internal/{name}", token, None, False).json()
 
-    def _send(self, verb: str, path: str, token: str, data: str | None, stream: bool) -> requests.Response:
+    def _send(self, verb: str, path: str, token: str, data: bytes | None, stream: bool) -> requests.Response:
         headers = {"Authorization": f"Bearer {token}", "User-Agent": "antigravity"}
         if data is not None:
             headers["Content-Type"] = "application/json"
