@@ -47,12 +47,19 @@ class Settings:
     upstream_proxies: Mapping[str, str] = field(default_factory=dict)
     no_proxy: str = ""
     metrics_public: bool = False
+    state_url: str = ""  # "" or sqlite:///path: SQLite only; redis:// or rediss://: shared through Redis
     log_format: str = "json"
     log_accounts: str = "hash"
 
     @property
     def database(self) -> Path:
+        if self.state_url.startswith("sqlite:///"):
+            return Path(self.state_url.removeprefix("sqlite:///")).expanduser()
         return self.data_dir.expanduser() / "gateway.db"
+
+    @property
+    def redis_url(self) -> str:
+        return self.state_url if self.state_url.startswith(("redis://", "rediss://")) else ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -85,6 +92,7 @@ class Settings:
             max_retry_attempts=_positive_int("MAX_RETRY_ATTEMPTS", get("MAX_RETRY_ATTEMPTS", "3")),
             upstream_proxies=proxies,
             no_proxy=no_proxy,
+            state_url=_state_url(get("STATE_URL")),
             metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
@@ -93,6 +101,14 @@ class Settings:
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _state_url(url: str) -> str:
+    if url and not url.startswith(("sqlite:///", "redis://", "rediss://")):
+        raise SettingsError(
+            f"GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db or rediss://..., not {url!r}"
+        )
+    return url
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

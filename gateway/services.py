@@ -24,6 +24,10 @@ class Services:
         self.client = UpstreamClient(settings, session)
         self.oauth = OAuth(settings, session)
         self.store = Store(settings.database)
+        if settings.redis_url:
+            from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
+
+            self.store = RedisState(settings.redis_url, self.store)
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.relay = Relay(

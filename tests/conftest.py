@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import redis
 import requests
 
 from gateway.accounts.store import Store
@@ -109,6 +111,50 @@ def start_gateway(env: dict[str, str], *gunicorn_args: str) -> Gateway:
     raise RuntimeError("gunicorn did not start serving in 20 s")
 
 
+class RedisServer:
+    def __init__(self, port: int) -> None:
+        self.port, self.url = port, f"redis://127.0.0.1:{port}/0"
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> RedisServer:
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def served_redis(google, redis_server, tmp_path_factory) -> Gateway:
+    """A second shared gateway whose pool state goes through Redis."""
+    gateway = start_gateway(
+        gateway_env(google, tmp_path_factory.mktemp("gateway-redis"), GATEWAY_STATE_URL=redis_server.url)
+    )
+    yield gateway
+    gateway.stop()
+
+
 @pytest.fixture(scope="session")
 def google() -> FakeGoogle:
     fake = FakeGoogle().start()
@@ -131,12 +177,19 @@ def upstream(google) -> FakeGoogle:
     return google
 
 
+def emptied(gateway: Gateway) -> Gateway:
+    """The gateway with no account (cooldowns and usage go with them) and, with Redis, no shared state."""
+    for account in gateway.store.accounts():
+        gateway.store.remove(account.id)
+    if "GATEWAY_STATE_URL" in gateway.env:
+        redis.Redis.from_url(gateway.env["GATEWAY_STATE_URL"]).flushdb()
+    return gateway
+
+
 @pytest.fixture
 def gateway(served, upstream) -> Gateway:
     """The shared gateway with an empty pool and a fresh fake Google."""
-    for account in served.store.accounts():
-        served.store.remove(account.id)  # cooldowns go with their account
-    return served
+    return emptied(served)
 
 
 def add_account(gateway: Gateway, upstream: FakeGoogle, email: str, project: str = "proj-1", **fake) -> int:

@@ -115,11 +115,13 @@ class Pool:
         while not self.store.try_lock_refresh(account.id, REFRESH_LOCK):
             # Another process is refreshing this account: use its token when it lands.
             time.sleep(0.05)
-            current = self.store.get(account.id)
-            if current and _fresh(current) and current.access_token != stale:
-                return current
+            if landed := self._refreshed_elsewhere(account.id, stale):
+                return landed
             if time.monotonic() > deadline:
                 raise AccountUnavailable("Timed out waiting for another worker to refresh an account token.")
+        if landed := self._refreshed_elsewhere(account.id, stale):  # it landed just before we took the lock
+            self.store.update(account.id, refresh_lock_until=0)
+            return landed
         try:
             grant = self.oauth.refresh(account.refresh_token)
         except OAuthError as exc:
@@ -130,6 +132,10 @@ class Pool:
             account.id, access_token=grant.access_token, token_expiry=grant.expires_at, refresh_lock_until=0
         )
         return self.store.get(account.id)
+
+    def _refreshed_elsewhere(self, account_id: int, stale: str) -> Account | None:
+        current = self.store.get(account_id)
+        return current if current and _fresh(current) and current.access_token != stale else None
 
     def _discover(self, account: Account) -> Account:
         try:

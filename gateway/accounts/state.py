@@ -10,6 +10,8 @@ from .store import Account, Snapshot, Tally
 class PoolState(Protocol):
     """Accounts, tokens, cooldowns and usage, seen alike by every worker (and host) that shares them."""
 
+    shared_state: str  # for /healthz: "sqlite", "redis" or "degraded"
+
     def snapshot(self) -> Snapshot:
         """Accounts and cooldowns as of now; cheap to call on every request."""
 

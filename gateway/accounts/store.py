@@ -110,6 +110,8 @@ class Snapshot:
 class Store:
     """Reads are served from a snapshot reloaded only when another connection has committed."""
 
+    shared_state = "sqlite"  # what /healthz reports: where the state other workers see lives
+
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._conn: sqlite3.Connection | None = None

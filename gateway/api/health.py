@@ -15,13 +15,15 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 @bp.get("/health")
 def healthz():
-    snapshot = services().store.snapshot()
+    store = services().store
+    snapshot = store.snapshot()
     now = time.time()
     enabled = [a for a in snapshot.accounts if a.enabled]
     cooling = sum(1 for a in enabled if snapshot.cooling_any(a, now))
     return json_response(
         {
             "status": "ok",
+            "shared_state": store.shared_state,
             "accounts": {
                 "usable": len(enabled) - cooling,
                 "cooling": cooling,

@@ -1,0 +1,105 @@
+"""Several gateway hosts sharing one pool through a real Redis (Debian's redis-server) on loopback."""
+
+import json
+import shutil
+import time
+
+import pytest
+import requests
+
+from tests.conftest import HELLO, Gateway, RedisServer, free_port, gateway_env, start_gateway
+from tests.fake_upstream import Reply
+
+GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
+pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+@pytest.fixture
+def shared(google, upstream, tmp_path):
+    """Redis and two gateway hosts (two gunicorn masters, own data dirs) pointed at it, same accounts."""
+    server = RedisServer(free_port())
+    hosts: list[Gateway] = []
+    try:
+        for name in ("a", "b"):
+            data = tmp_path / name
+            data.mkdir()
+            hosts.append(start_gateway(gateway_env(google, data, GATEWAY_STATE_URL=server.url)))
+        yield server, hosts
+    finally:
+        for host in hosts:
+            host.stop()
+        server.stop()
+
+
+def add_everywhere(hosts, upstream, email: str) -> None:
+    upstream.add_account(f"rt-{email}", email)
+    for host in hosts:
+        host.store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier")
+
+
+def test_a_cooldown_set_through_one_host_holds_on_the_other(shared, upstream):
+    _, (a, b) = shared
+    add_everywhere((a, b), upstream, "one@example.com")
+    upstream.script(
+        "streamGenerateContent",
+        Reply(
+            status=429,
+            json={
+                "error": {
+                    "code": 429,
+                    "message": "slow down",
+                    "status": "RESOURCE_EXHAUSTED",
+                    "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "60s"}],
+                }
+            },
+        ),
+    )
+    assert a.post(GENERATE, HELLO).status_code == 429
+    answer = b.post(GENERATE, HELLO)
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 50
+    assert len(upstream.calls_to("streamGenerateContent")) == 1  # host B never called the cooling account
+
+
+def test_a_token_refreshed_by_one_host_serves_the_other(shared, upstream):
+    _, (a, b) = shared
+    add_everywhere((a, b), upstream, "tok@example.com")
+    assert a.post(GENERATE, HELLO).status_code == 200
+    assert b.post(GENERATE, HELLO).status_code == 200
+    assert len(upstream.calls_to("token")) == 1
+    assert len({c.headers["Authorization"] for c in upstream.calls_to("streamGenerateContent")}) == 1
+
+
+def test_an_account_disabled_through_one_host_is_disabled_on_the_other(shared, upstream):
+    _, (a, b) = shared
+    add_everywhere((a, b), upstream, "dead@example.com")
+    upstream.accounts["rt-dead@example.com"].revoked = True
+    assert a.post(GENERATE, HELLO).status_code == 503
+    assert b.post(GENERATE, HELLO).status_code == 503
+    assert len(upstream.calls_to("token")) == 1  # B knew without trying
+
+
+def test_losing_redis_degrades_but_serves_and_recovers(shared, upstream):
+    server, (a, _) = shared
+    add_everywhere(shared[1], upstream, "r@example.com")
+    assert a.post(GENERATE, HELLO).status_code == 200
+    server.stop()
+    for _ in range(5):
+        assert a.post(GENERATE, HELLO).status_code == 200
+    assert a.get("/healthz", key=None).json()["shared_state"] == "degraded"
+    server.start()
+    deadline = time.monotonic() + 15
+    while a.get("/healthz", key=None).json()["shared_state"] != "redis" and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert a.get("/healthz", key=None).json()["shared_state"] == "redis"
+    assert a.post(GENERATE, HELLO).status_code == 200
+
+
+def test_accounts_list_sums_usage_over_hosts(shared, upstream):
+    _, (a, b) = shared
+    add_everywhere((a, b), upstream, "u@example.com")
+    for host in (a, b):
+        assert host.post(GENERATE, HELLO).status_code == 200
+    time.sleep(1.5)
+    [row] = json.loads(a.cli("accounts", "list", "--json").stdout)
+    assert row["usage"]["gemini-2.5-flash"]["requests"] == 2
+    assert requests.get(a.url + "/healthz", timeout=5).json()["shared_state"] == "redis"
