@@ -141,9 +141,7 @@ def list_command(as_json: bool) -> None:
 @with_appcontext
 def enable_command(account: str) -> None:
     """Put an account back into service (by email or id)."""
-    found = _find(account)
-    services().store.update(found.id, enabled=1, disabled_reason="")
-    click.echo(f"enabled {found.email}")
+    _set_enabled(account, True)
 
 
 @accounts.command("disable")
@@ -151,9 +149,14 @@ def enable_command(account: str) -> None:
 @with_appcontext
 def disable_command(account: str) -> None:
     """Take an account out of service without forgetting it (by email or id)."""
-    found = _find(account)
-    services().store.update(found.id, enabled=0, disabled_reason="disabled by the operator")
-    click.echo(f"disabled {found.email}")
+    _set_enabled(account, False)
+
+
+def _set_enabled(ref: str, enabled: bool) -> None:
+    found = _find(ref)
+    reason = "" if enabled else "disabled by the operator"
+    services().store.update(found.id, enabled=int(enabled), disabled_reason=reason)
+    click.echo(f"{'enabled' if enabled else 'disabled'} {found.email}")
 
 
 @accounts.command("remove")

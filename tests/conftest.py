@@ -192,6 +192,23 @@ def gateway(served, upstream) -> Gateway:
     return emptied(served)
 
 
+def quota_error(retry_delay: str = "", message: str = "Resource has been exhausted", **metadata) -> dict:
+    """Google's 429 body, with the delay hints it may carry (RetryInfo, ErrorInfo metadata, message text)."""
+    details = []
+    if retry_delay:
+        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
+    if metadata:
+        details.append(
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "RATE_LIMIT_EXCEEDED",
+                "domain": "cloudcode-pa.googleapis.com",
+                "metadata": metadata,
+            }
+        )
+    return {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": details}}
+
+
 def add_account(gateway: Gateway, upstream: FakeGoogle, email: str, project: str = "proj-1", **fake) -> int:
     """An account known to the fake Google and stored in the gateway, its access token yet to be fetched."""
     refresh_token = f"rt-{email}"

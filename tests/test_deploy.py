@@ -115,35 +115,31 @@ def test_sdks_work_through_nginx(behind_nginx, account):
     assert client.models.count_tokens(model="gemini-2.5-flash", contents="a b c").total_tokens == 3
 
 
-def stream_during(gateway, signal_number: int) -> tuple[list[str], list[float]]:
-    """Read a 4 s stream while the gunicorn master receives a signal one second in."""
+@pytest.fixture
+def own_gateway(google, upstream, tmp_path):
+    """A gateway of its own (the test signals its master), with one account."""
+    gateway = start_gateway(gateway_env(google, tmp_path))
+    add_account(gateway, upstream, "signals@example.com")
+    upstream.script("streamGenerateContent", Reply(events=ticks(8), event_delay=0.5))
+    yield gateway
+    gateway.stop()
+
+
+def stream_during(gateway, signal_number: int) -> list[str]:
+    """The texts of a 4 s stream read while the gunicorn master receives a signal one second in."""
     timer = threading.Timer(1.0, gateway.process.send_signal, (signal_number,))
     timer.start()
     try:
-        return read_stream(gateway.url)
+        return read_stream(gateway.url)[0]
     finally:
         timer.cancel()
 
 
-def test_reload_keeps_open_streams(google, upstream, tmp_path):
-    gateway = start_gateway(gateway_env(google, tmp_path))
-    try:
-        add_account(gateway, upstream, "reload@example.com")
-        upstream.script("streamGenerateContent", Reply(events=ticks(8), event_delay=0.5))
-        texts, _ = stream_during(gateway, signal.SIGHUP)
-        assert len(texts) == 8
-        assert gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO).status_code == 200
-    finally:
-        gateway.stop()
+def test_reload_keeps_open_streams(own_gateway):
+    assert len(stream_during(own_gateway, signal.SIGHUP)) == 8
+    assert own_gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO).status_code == 200
 
 
-def test_stop_lets_open_streams_finish(google, upstream, tmp_path):
-    gateway = start_gateway(gateway_env(google, tmp_path))
-    try:
-        add_account(gateway, upstream, "stop@example.com")
-        upstream.script("streamGenerateContent", Reply(events=ticks(8), event_delay=0.5))
-        texts, _ = stream_during(gateway, signal.SIGTERM)
-        assert len(texts) == 8
-        assert gateway.process.wait(timeout=20) == 0
-    finally:
-        gateway.stop()
+def test_stop_lets_open_streams_finish(own_gateway):
+    assert len(stream_during(own_gateway, signal.SIGTERM)) == 8
+    assert own_gateway.process.wait(timeout=20) == 0

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import API_KEY, HELLO, add_account, emptied
+from tests.conftest import API_KEY, HELLO, add_account, emptied, quota_error
 from tests.fake_upstream import Reply
 
 FLASH = "/v1beta/models/gemini-2.5-flash"
@@ -19,22 +19,6 @@ STREAM = f"{FLASH}:streamGenerateContent?alt=sse"
 def gateway(request, upstream):
     """Every fault here is survived alike whether the pool state is in SQLite or shared through Redis."""
     return emptied(request.getfixturevalue("served" if request.param == "sqlite" else "served_redis"))
-
-
-def quota_error(retry_delay: str = "", message: str = "Resource has been exhausted", **metadata) -> dict:
-    details = []
-    if retry_delay:
-        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
-    if metadata:
-        details.append(
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "RATE_LIMIT_EXCEEDED",
-                "domain": "cloudcode-pa.googleapis.com",
-                "metadata": metadata,
-            }
-        )
-    return {"error": {"code": 429, "message": message, "status": "RESOURCE_EXHAUSTED", "details": details}}
 
 
 def two_accounts(gateway, upstream) -> tuple[str, str]:

@@ -115,17 +115,19 @@ def test_stream_without_alt_is_a_json_array(gateway, account):
     assert [text_of(chunk) for chunk in response.json()] == ["Hel", "lo"]
 
 
-def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
-    upstream.script(
-        "streamGenerateContent",
-        Reply(
-            events=[
-                {"candidates": [{"content": {"role": "model", "parts": [{"text": "first"}]}}]},
-                {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": "STOP"}]},
-            ],
-            event_delay=2.0,
-        ),
+def second_event_held_back() -> Reply:
+    """Two events, the second sent two seconds after the first."""
+    return Reply(
+        events=[
+            {"candidates": [{"content": {"role": "model", "parts": [{"text": "first"}]}}]},
+            {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": "STOP"}]},
+        ],
+        event_delay=2.0,
     )
+
+
+def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
+    upstream.script("streamGenerateContent", second_event_held_back())
     started = time.monotonic()
     with requests.post(
         gateway.url + f"{FLASH}:streamGenerateContent?alt=sse",
@@ -145,16 +147,7 @@ def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
 
 
 def test_json_array_stream_is_incremental_too(gateway, upstream, account):
-    upstream.script(
-        "streamGenerateContent",
-        Reply(
-            events=[
-                {"candidates": [{"content": {"role": "model", "parts": [{"text": "first"}]}}]},
-                {"candidates": [{"content": {"role": "model", "parts": [{"text": "second"}]}, "finishReason": "STOP"}]},
-            ],
-            event_delay=2.0,
-        ),
-    )
+    upstream.script("streamGenerateContent", second_event_held_back())
     with requests.post(
         gateway.url + f"{FLASH}:streamGenerateContent",
         json=HELLO,

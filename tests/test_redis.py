@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import HELLO, Gateway, RedisServer, free_port, gateway_env, start_gateway
+from tests.conftest import HELLO, Gateway, RedisServer, free_port, gateway_env, quota_error, start_gateway
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -40,20 +40,7 @@ def add_everywhere(hosts, upstream, email: str) -> None:
 def test_a_cooldown_set_through_one_host_holds_on_the_other(shared, upstream):
     _, (a, b) = shared
     add_everywhere((a, b), upstream, "one@example.com")
-    upstream.script(
-        "streamGenerateContent",
-        Reply(
-            status=429,
-            json={
-                "error": {
-                    "code": 429,
-                    "message": "slow down",
-                    "status": "RESOURCE_EXHAUSTED",
-                    "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "60s"}],
-                }
-            },
-        ),
-    )
+    upstream.script("streamGenerateContent", Reply(status=429, json=quota_error("60s")))
     assert a.post(GENERATE, HELLO).status_code == 429
     answer = b.post(GENERATE, HELLO)
     assert answer.status_code == 429 and int(answer.headers["Retry-After"]) > 50

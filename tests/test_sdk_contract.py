@@ -7,7 +7,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import API_KEY
+from tests.conftest import API_KEY, quota_error
 from tests.fake_upstream import Reply
 
 with warnings.catch_warnings():
@@ -78,20 +78,7 @@ def test_genai_errors_keep_googles_codes(client, upstream):
     with pytest.raises(genai_errors.ClientError) as caught:
         client.models.generate_content(model="gemini-9-nonexistent", contents="Hello")
     assert caught.value.code == 404 and caught.value.status == "NOT_FOUND"
-    upstream.script(
-        "streamGenerateContent",
-        Reply(
-            status=429,
-            json={
-                "error": {
-                    "code": 429,
-                    "message": "quota",
-                    "status": "RESOURCE_EXHAUSTED",
-                    "details": [{"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "20s"}],
-                }
-            },
-        ),
-    )
+    upstream.script("streamGenerateContent", Reply(status=429, json=quota_error("20s", message="quota")))
     with pytest.raises(genai_errors.ClientError) as caught:
         client.models.generate_content(model="gemini-2.5-flash", contents="Hello")
     assert caught.value.code == 429 and caught.value.status == "RESOURCE_EXHAUSTED"
