@@ -7,19 +7,31 @@ from collections.abc import Iterable
 from .accounts.store import Account
 
 METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
-# Used when no account has reported its models yet (fetchAvailableModels unreachable or not run).
-# Limits are the published ones for each family.
+# Served alongside what the accounts report (fetchAvailableModels), so a pool that has not fetched its
+# models yet, or a model upstream forgot to list, still works. Limits are the published ones per family.
 BUILTIN = {
+    "gemini-2.0-flash": ("Gemini 2.0 Flash", 1048576, 8192, False),
+    "gemini-2.0-flash-lite": ("Gemini 2.0 Flash-Lite", 1048576, 8192, False),
+    "gemini-2.0-flash-exp": ("Gemini 2.0 Flash Experimental", 1048576, 8192, False),
     "gemini-2.5-flash": ("Gemini 2.5 Flash", 1048576, 65536, True),
     "gemini-2.5-flash-lite": ("Gemini 2.5 Flash-Lite", 1048576, 65536, True),
+    "gemini-2.5-flash-thinking": ("Gemini 2.5 Flash (thinking)", 1048576, 65536, True),
+    "gemini-2.5-flash-image": ("Gemini 2.5 Flash Image", 65536, 32768, False),
     "gemini-2.5-pro": ("Gemini 2.5 Pro", 1048576, 65536, True),
     "gemini-3-flash": ("Gemini 3 Flash", 1048576, 65536, True),
+    "gemini-3-flash-preview": ("Gemini 3 Flash Preview", 1048576, 65536, True),
     "gemini-3-pro-high": ("Gemini 3 Pro (high)", 1048576, 65536, True),
     "gemini-3-pro-low": ("Gemini 3 Pro (low)", 1048576, 65536, True),
     "gemini-3-pro-preview": ("Gemini 3 Pro Preview", 1048576, 65536, True),
+    "gemini-3-pro-image": ("Gemini 3 Pro Image", 65536, 32768, True),
+    "gemini-3-pro-image-preview": ("Gemini 3 Pro Image Preview", 65536, 32768, True),
     "gemini-3.1-pro-high": ("Gemini 3.1 Pro (high)", 1048576, 65536, True),
     "gemini-3.1-pro-low": ("Gemini 3.1 Pro (low)", 1048576, 65536, True),
-    "gemini-3-pro-image": ("Gemini 3 Pro Image", 65536, 32768, True),
+    "gemini-3.1-pro-preview": ("Gemini 3.1 Pro Preview", 1048576, 65536, True),
+    "gemini-3.1-flash-image": ("Gemini 3.1 Flash Image", 65536, 32768, True),
+    "claude-sonnet-4-6": ("Claude Sonnet 4.6", 200000, 64000, False),
+    "claude-sonnet-4-6-thinking": ("Claude Sonnet 4.6 (thinking)", 200000, 64000, True),
+    "claude-opus-4-6-thinking": ("Claude Opus 4.6 (thinking)", 200000, 64000, True),
 }
 
 
