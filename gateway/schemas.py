@@ -66,6 +66,7 @@ class Parts(fields.Field):
         "functionResponse": dict,
     }
     NAMES = {"text": "string", "thought": "boolean", "thoughtSignature": "string"}
+    CHECKS = tuple((name, _snake(name), kind) for name, kind in KINDS.items())
 
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, list):
@@ -75,8 +76,8 @@ class Parts(fields.Field):
             if not isinstance(part, dict):
                 errors[index] = ["Not a valid object."]
                 continue
-            for name, kind in self.KINDS.items():
-                member = part.get(name, part.get(_snake(name)))
+            for name, snake, kind in self.CHECKS:
+                member = part.get(name, part.get(snake))
                 if member is not None and not isinstance(member, kind):
                     errors.setdefault(index, {})[name] = [f"Not a valid {self.NAMES.get(name, 'object')}."]
         if errors:

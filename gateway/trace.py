@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 from flask import Flask, Response, g, request
 
@@ -60,8 +60,12 @@ class Trace:
         metrics.DURATION.observe(self.duration_ms / 1000)
         metrics.TOKENS.labels("in").inc(self.tokens_in)
         metrics.TOKENS.labels("out").inc(self.tokens_out)
-        fields = {k: v for k, v in asdict(self).items() if k not in ("started", "deferred")}
+        # A shallow read of the fields: dataclasses.asdict deep-copies, a tenth of a millisecond per request.
+        fields = {name: getattr(self, name) for name in LOGGED}
         log.info("%s %s %s", self.method, self.path, status, extra={"fields": fields})
+
+
+LOGGED = tuple(f.name for f in fields(Trace) if f.repr)
 
 
 def account_label(email: str, how: str) -> str:
