@@ -25,7 +25,8 @@ from .upstream.sse import collect, has_content, iter_lines, json_array, parse_ev
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+# Both stream kinds: no proxy in between (nginx reads X-Accel-Buffering) may hold events back.
+STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # What a broken upstream stream raises while we read it.
 STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSError)
 
@@ -80,7 +81,7 @@ class Relay:
         response = Response(
             writer(_committed(held, events, trace, finished)),
             content_type=content_type,
-            headers=SSE_HEADERS if sse else None,
+            headers=STREAM_HEADERS,
         )
         # Closing the response (end of stream or client gone) closes the upstream socket at once.
         response.call_on_close(upstream.close)

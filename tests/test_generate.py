@@ -111,6 +111,7 @@ def test_stream_without_alt_is_a_json_array(gateway, account):
     response = gateway.post(f"{FLASH}:streamGenerateContent?%24alt=json%3Benum-encoding%3Dint", HELLO)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
+    assert response.headers["X-Accel-Buffering"] == "no"
     assert response.content.startswith(b"[{") and response.content.endswith(b"}]")
     assert [text_of(chunk) for chunk in response.json()] == ["Hel", "lo"]
 
