@@ -75,7 +75,7 @@ class Catalog:
                     aliases[model_id] = info["aliasOf"]
                 else:
                     reported.setdefault(model_id, info)
-        ids = sorted(set(BUILTIN) | set(reported))
+        ids = sorted(set(BUILTIN) | set(reported), key=lambda i: (not i.startswith("gemini"), i))  # Gemini first
         self._models = {model_id: model_entry(model_id, reported.get(model_id, {})) for model_id in ids}
         self._aliases, self._source = aliases, accounts
 
