@@ -15,7 +15,7 @@ from flask import Response
 from . import metrics
 from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
-from .accounts.usage import UsageLog
+from .accounts.usage import UsageLog, token_counts
 from .errors import GatewayError, json_response
 from .trace import Trace
 from .upstream import envelope
@@ -65,7 +65,7 @@ class Relay:
 
             account, answer = self._with_failover(model, body, assemble, trace)
             self.usage.record(account.id, model, 200, usage=answer.get("usageMetadata"))
-            trace.tokens_in, trace.tokens_out = _tokens(answer.get("usageMetadata"))
+            trace.tokens_in, trace.tokens_out = token_counts(answer.get("usageMetadata"))
             return json_response(answer)
 
         account, (held, events, upstream) = self._with_failover(model, body, open_stream, trace)
@@ -74,7 +74,7 @@ class Relay:
         def finished(usage: dict | None, error: GatewayError | None) -> None:
             status, message = (error.code, error.message) if error else (200, "")
             self.usage.record(account.id, model, status, message, usage)
-            trace.tokens_in, trace.tokens_out = _tokens(usage)
+            trace.tokens_in, trace.tokens_out = token_counts(usage)
             trace.finish(status)
 
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
@@ -140,13 +140,6 @@ class Relay:
 def _origin(url: str) -> str:
     scheme, _, rest = url.partition("://")
     return f"{scheme}://{rest.partition('/')[0]}"
-
-
-def _tokens(usage: dict | None) -> tuple[int, int]:
-    usage = usage or {}
-    return int(usage.get("promptTokenCount") or 0), int(usage.get("candidatesTokenCount") or 0) + int(
-        usage.get("thoughtsTokenCount") or 0
-    )
 
 
 def _final(error: GatewayError) -> GatewayError:

@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 FLUSH_INTERVAL = 1.0
 
 
+def token_counts(usage: dict | None) -> tuple[int, int]:
+    """(tokens in, tokens out) of a usageMetadata; thinking counts as output, as Google bills it."""
+    usage = usage or {}
+    prompt = int(usage.get("promptTokenCount") or 0)
+    return prompt, int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+
+
 class UsageLog:
     def __init__(self, store: PoolState, interval: float = FLUSH_INTERVAL) -> None:
         self.store = store
@@ -33,9 +40,9 @@ class UsageLog:
         if status >= 400:
             tally.failures[status] = tally.failures.get(status, 0) + 1
             tally.last_error = f"{status}: {error}"[:500]
-        if usage:
-            tally.tokens_in += int(usage.get("promptTokenCount") or 0)
-            tally.tokens_out += int(usage.get("candidatesTokenCount") or 0) + int(usage.get("thoughtsTokenCount") or 0)
+        tokens_in, tokens_out = token_counts(usage)
+        tally.tokens_in += tokens_in
+        tally.tokens_out += tokens_out
         if self._timer is None:
             self._timer = threading.Timer(self.interval, self.flush)
             self._timer.daemon = True
