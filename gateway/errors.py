@@ -71,14 +71,17 @@ def google_error(code: int, status: str, message: str, details: Iterable[Mapping
 
 
 def too_many_requests(message: str, retry_after: float) -> GatewayError:
-    """A 429 that tells the client when to come back, in both ways clients read it."""
-    seconds = max(1, math.ceil(retry_after))
-    return GatewayError(
-        429,
-        message,
-        details=[{"@type": RETRY_INFO, "retryDelay": f"{seconds}s"}],
-        headers={"Retry-After": str(seconds)},
-    )
+    """A 429 that tells the client when to come back."""
+    return with_retry_delay(GatewayError(429, message), retry_after)
+
+
+def with_retry_delay(error: GatewayError, seconds: float) -> GatewayError:
+    """Say when to retry in both ways clients read it: a Retry-After header and a RetryInfo detail."""
+    seconds = max(1, math.ceil(seconds))
+    error.headers.setdefault("Retry-After", str(seconds))
+    if not any(detail.get("@type") == RETRY_INFO for detail in error.details):
+        error.details.append({"@type": RETRY_INFO, "retryDelay": f"{seconds}s"})
+    return error
 
 
 def dumps(payload: object) -> str:

@@ -16,7 +16,7 @@ from . import metrics
 from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
-from .errors import GatewayError, json_response
+from .errors import GatewayError, json_response, with_retry_delay
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
@@ -144,8 +144,8 @@ def _origin(url: str) -> str:
 
 def _final(error: GatewayError) -> GatewayError:
     """The error the client gets; a 429 always says when to come back."""
-    if isinstance(error, RateLimited) and "Retry-After" not in error.headers:
-        error.headers["Retry-After"] = str(max(1, round(error.retry_after or 1)))
+    if isinstance(error, RateLimited):
+        return with_retry_delay(error, error.retry_after or 1)
     return error
 
 

@@ -84,7 +84,10 @@ def test_no_hint_backs_off(gateway, upstream):
     add_account(gateway, upstream, "a@example.com")
     upstream.script("streamGenerateContent", Reply(status=429, json=quota_error()))
     response = gateway.post(GENERATE, HELLO)
-    assert response.status_code == 429 and int(response.headers["Retry-After"]) >= 1
+    assert response.status_code == 429 and response.headers["Retry-After"] == "5"  # the cooldown it got
+    assert {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "5s"} in response.json()["error"][
+        "details"
+    ]
     [cooldown] = gateway.store.snapshot().cooldowns.values()
     assert 3 < cooldown.until - time.time() <= 5
 

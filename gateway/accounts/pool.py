@@ -156,6 +156,7 @@ class Pool:
             strikes = cooldown.strikes if cooldown else 0
             seconds = error.retry_after if error.retry_after is not None else BACKOFF[min(strikes, 4)]
             self.store.set_cooldown(account.id, model, max(seconds, 1.0), error.reason or error.status)
+            error.retry_after = seconds  # what the client is told if no other account answers
         elif isinstance(error, Forbidden):
             reason = f"{error.status} (403): {error.message}"
             self.store.update(account.id, enabled=0, disabled_reason=f"{reason} {error.link}".strip())
