@@ -46,6 +46,13 @@ def on_exit(server):
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
+def worker_exit(server, worker):
+    """A stopping worker writes its last second of usage counts before it goes."""
+    services = getattr(worker.wsgi, "extensions", {}).get("gateway")
+    if services is not None:
+        services.usage.flush()
+
+
 def child_exit(server, worker):
     """A worker that exits stops counting in the live gauges (open streams)."""
     from gateway.metrics import mark_worker_dead
