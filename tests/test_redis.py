@@ -70,6 +70,7 @@ def test_losing_redis_degrades_but_serves_and_recovers(shared, upstream):
     server, (a, _) = shared
     add_everywhere(shared[1], upstream, "r@example.com")
     assert a.post(GENERATE, HELLO).status_code == 200
+
     # Redis dies while requests are in flight: none of them may be lost.
     def call(_) -> tuple[int, float]:
         return a.post(GENERATE, HELLO).status_code, time.monotonic()
