@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 from flask import Flask
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 
 
-def create_app(config=None) -> Flask:
+def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
     from . import auth, cli, errors, request_id, trace
     from .api import generate, health, metrics, models

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..upstream.client import UpstreamClient
 from ..upstream.errors import UpstreamError
 from .oauth import InvalidGrant, OAuth
 from .project import NoProject, discover
@@ -71,7 +72,9 @@ def _credential(entry: object, source: Path) -> Credential:
     raise ImportFormatError(f"{source}: an entry has no refresh_token; expected {FORMATS}")
 
 
-def enroll(store: Store, oauth: OAuth, client, credential: Credential, keep_revoked: bool = True) -> Enrolled:
+def enroll(
+    store: Store, oauth: OAuth, client: UpstreamClient, credential: Credential, keep_revoked: bool = True
+) -> Enrolled:
     """Verify a credential against Google and store the account: active, or disabled with the reason.
 
     A revoked token is stored disabled (so an import shows which ones failed) unless keep_revoked is off.

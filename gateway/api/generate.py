@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, Response, g, request
 
 from ..schemas import parse_json, validate_body
 from ..services import services
@@ -12,7 +12,7 @@ bp = Blueprint("generate", __name__)
 
 
 @bp.post("/models/<path:target>")
-def model_method(target: str):
+def model_method(target: str) -> Response:
     model, method = split_target(target)
     check_method(method)
     gateway = services()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from flask import Blueprint
+from flask import Blueprint, Response
 
 from ..errors import json_response
 from ..services import services
@@ -14,7 +14,7 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 @bp.get("/health")
-def healthz():
+def healthz() -> Response:
     store = services().store
     snapshot = store.snapshot()
     now = time.time()

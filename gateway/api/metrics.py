@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 from flask import Blueprint, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest, multiprocess
 from prometheus_client.core import GaugeMetricFamily
 
+from ..accounts.state import PoolState
 from ..services import services
 
 bp = Blueprint("metrics", __name__)
@@ -17,10 +19,10 @@ bp = Blueprint("metrics", __name__)
 class PoolCollector:
     """Accounts by state and active cooldowns, read from the shared store at scrape time."""
 
-    def __init__(self, store) -> None:
+    def __init__(self, store: PoolState) -> None:
         self.store = store
 
-    def collect(self):
+    def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot, now = self.store.snapshot(), time.time()
         states = {"active": 0, "cooling": 0, "disabled": 0}
         for account in snapshot.accounts:

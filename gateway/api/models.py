@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from ..errors import GatewayError, json_response
 from ..services import services
@@ -16,7 +16,7 @@ MAX_PAGE = 1000
 
 
 @bp.get("/models")
-def list_models():
+def list_models() -> Response:
     models = services().catalog.models()
     size = _page_size(request.args.get("pageSize"))
     start = _offset(request.args.get("pageToken"), len(models))
@@ -27,7 +27,7 @@ def list_models():
 
 
 @bp.get("/models/<path:target>")
-def get_model(target: str):
+def get_model(target: str) -> Response:
     model, method = split_target(target)
     entry = services().catalog.get(check_model_id(model)) if not method else None
     if entry is None:
@@ -36,7 +36,7 @@ def get_model(target: str):
 
 
 @bp.get("/tunedModels")
-def list_tuned_models():
+def list_tuned_models() -> Response:
     # google-genai asks for this with query_base=False; the pool has no tuned models.
     return json_response({"tunedModels": []})
 
