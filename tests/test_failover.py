@@ -286,9 +286,14 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, upstream, account
 
 
 def test_healthz_counts_accounts_by_state(gateway, upstream):
+    assert gateway.get("/healthz", key=None).json()["status"] == "ok"  # no account yet: nothing is failing
     a, b = two_accounts(gateway, upstream)
     add_account(gateway, upstream, "c@example.com")
     gateway.store.set_cooldown(gateway.store.find(a).id, "gemini-2.5-flash", 60, "RATE_LIMIT_EXCEEDED")
     gateway.store.update(gateway.store.find(b).id, enabled=0, disabled_reason="test")
     health = gateway.get("/healthz", key=None).json()
     assert health["status"] == "ok" and health["accounts"] == {"usable": 1, "cooling": 1, "disabled": 1}
+    gateway.store.set_cooldown(gateway.store.find("c@example.com").id, "*", 60, "UNAUTHENTICATED")
+    response = gateway.get("/healthz", key=None)
+    assert response.status_code == 200 and response.json()["status"] == "degraded"
+    assert response.json()["accounts"] == {"usable": 0, "cooling": 2, "disabled": 1}

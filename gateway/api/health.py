@@ -1,4 +1,4 @@
-"""GET /healthz: the process serves (always "ok" and 200 while it does), and how the accounts stand."""
+"""GET /healthz: cheap, public-friendly: the process serves, and how the accounts stand."""
 
 from __future__ import annotations
 
@@ -20,12 +20,15 @@ def healthz() -> Response:
     now = time.time()
     enabled = [a for a in snapshot.accounts if a.enabled]
     cooling = sum(1 for a in enabled if snapshot.cooling_any(a, now))
+    usable = len(enabled) - cooling
+    # Always 200 while the process serves. "degraded": accounts are configured but none can answer now;
+    # a gateway with no account yet is "ok" (nothing is failing, there is just nothing to serve from).
     return json_response(
         {
-            "status": "ok",
+            "status": "degraded" if snapshot.accounts and not usable else "ok",
             "shared_state": store.shared_state,
             "accounts": {
-                "usable": len(enabled) - cooling,
+                "usable": usable,
                 "cooling": cooling,
                 "disabled": len(snapshot.accounts) - len(enabled),
             },
