@@ -6,6 +6,7 @@ and recording every call, so tests can count what reached "Google" and from whic
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import socket
@@ -15,6 +16,18 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
+SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
+INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+
+
+def google_error(code: int, message: str, status: str) -> dict:
+    """Google's error JSON."""
+    return {"error": {"code": code, "message": message, "status": status}}
+
+
+UNAUTHENTICATED = google_error(401, "Request had invalid authentication credentials.", "UNAUTHENTICATED")
 
 
 @dataclass
@@ -26,24 +39,29 @@ class Reply:
     events: list | None = None  # a stream: each event wrapped as v1internal does, unless already wrapped
     delay: float = 0.0  # before the status line
     event_delay: float = 0.0  # before each event after the first
+    delays: list | None = None  # delays[i] before event i (overrides event_delay)
     cut_after: int | None = None  # drop the connection after this many events, without ending the stream
     headers: dict = field(default_factory=dict)
 
 
 @dataclass
 class Call:
-    method: str  # v1internal method, "token", "userinfo" or "operation"
+    """One request the fake received."""
+
+    method: str  # v1internal method, "token", "userinfo", "operation", or the path when unknown
     http_method: str
     path: str
     query: dict
     headers: dict
-    body: object
-    account: str | None  # email behind the bearer token presented, if valid
+    body: object  # parsed JSON, or the form dict for "token"
+    account: str | None  # email behind the bearer token presented, if valid (for "token": the refresh token's)
     base: str  # the origin that received it
 
 
 @dataclass
 class FakeAccount:
+    """What the fake knows of one Google account."""
+
     email: str
     project: str
     tier: str
@@ -53,54 +71,64 @@ class FakeAccount:
 
 
 class FakeGoogle:
+    """OAuth + Cloud Code Assist on one or more loopback origins sharing one state."""
+
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._servers: list[ThreadingHTTPServer] = []
-        self._failing: dict[str, int | None] = {}
-        self.url = ""
+        self._servers: dict[str, tuple[ThreadingHTTPServer, threading.Thread]] = {}
+        self._refused: set[str] = set()
+        self.url = self.token_url = self.userinfo_url = ""
         self.reset()
 
     # ---- control, from tests ----
 
     def start(self) -> FakeGoogle:
+        """Start the main origin."""
         self.url = self.add_origin()
         self.token_url = self.url + "/token"
         self.userinfo_url = self.url + "/oauth2/v2/userinfo"
         return self
 
-    def add_origin(self) -> str:
-        """Another listener sharing this fake's state (for base-URL fallback tests)."""
-        fake = self
-
-        class Handler(_Handler):
-            google = fake
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def add_origin(self, port: int = 0) -> str:
+        """Start another listener sharing this fake's state (for base-URL fallback tests); return its origin."""
+        handler = type("Handler", (_Handler,), {"google": self})
+        server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         server.daemon_threads = True
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        self._servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+        thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+        thread.start()
+        origin = f"http://127.0.0.1:{server.server_address[1]}"
+        self._servers[origin] = (server, thread)
+        return origin
 
-    def fail_origin(self, origin: str, status: int | None = 503) -> None:
-        """Make every v1internal call to this origin answer `status` (None: close without answering)."""
-        self._failing[origin] = status
+    def fail_origin(self, origin: str, status: int | str | None = 503) -> None:
+        """Make v1internal calls to `origin` answer `status`; None: close unanswered; "refuse": stop listening."""
+        if status == "refuse":
+            self._refused.add(origin)
+            self._close(origin)
+        else:
+            self._failing[origin] = status
 
     def stop(self) -> None:
-        for server in self._servers:
-            server.shutdown()
-            server.server_close()
+        """Stop every listener and wait for their threads."""
+        for origin in list(self._servers):
+            self._close(origin)
+        self._refused = set()
 
     def reset(self) -> None:
+        """Forget accounts, scripts, calls and origin failures (refused origins listen again)."""
         with self._lock:
             self.accounts: dict[str, FakeAccount] = {}  # by refresh token
             self.tokens: dict[str, tuple[str, float]] = {}  # access token -> (email, expiry)
             self.scripts: defaultdict[tuple[str, str | None], deque[Reply]] = defaultdict(deque)
             self.calls: list[Call] = []
             self.disconnects: list[str] = []  # methods whose client left mid-stream
-            self.operations: dict[str, list] = {}
+            self.operations: dict[str, list] = {}  # name -> [account, polls so far]
             self.codes: dict[str, str] = {}  # authorization code -> refresh token it grants
             self._counter = itertools.count(1)
-            self._failing = {}
+            self._failing: dict[str, int | None] = {}
+        for origin in self._refused:
+            self.add_origin(int(origin.rsplit(":", 1)[1]))
+        self._refused = set()
 
     def add_account(
         self,
@@ -112,136 +140,123 @@ class FakeGoogle:
         revoked: bool = False,
         expires_in: int = 3600,
     ) -> None:
-        self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in)
+        """Register an account whose refresh token the token endpoint accepts."""
+        with self._lock:
+            self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in)
 
     def add_code(self, code: str, refresh_token: str) -> None:
         """An authorization code that the token endpoint exchanges for this account's refresh token."""
-        self.codes[code] = refresh_token
+        with self._lock:
+            self.codes[code] = refresh_token
 
     def script(self, method: str, *replies: Reply, account: str | None = None) -> None:
-        self.scripts[(method, account)].extend(replies)
+        """Queue replies for a v1internal method or "token", optionally only for calls made as `account`."""
+        with self._lock:
+            self.scripts[(method, account)].extend(replies)
 
     def calls_to(self, method: str, account: str | None = None) -> list[Call]:
-        return [c for c in self.calls if c.method == method and (account is None or c.account == account)]
+        """The calls received for `method` (from `account`, if given), in order."""
+        with self._lock:
+            return [c for c in self.calls if c.method == method and account in (None, c.account)]
 
     # ---- behaviour, from the handler ----
 
-    def scripted(self, method: str, account: str | None) -> Reply | None:
+    def _close(self, origin: str) -> None:
+        server, thread = self._servers.pop(origin)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+    def _record(self, call: Call) -> int:
+        with self._lock:
+            self.calls.append(call)
+            return next(self._counter)
+
+    def _scripted(self, method: str, account: str | None) -> Reply | None:
         with self._lock:
             for key in ((method, account), (method, None)):
                 if self.scripts[key]:
                     return self.scripts[key].popleft()
         return None
 
-    def account_for(self, authorization: str) -> FakeAccount | None:
-        token = authorization.removeprefix("Bearer ")
-        email, expiry = self.tokens.get(token, ("", 0.0))
-        if expiry < time.time():
-            return None
-        return next((a for a in self.accounts.values() if a.email == email), None)
+    def _account_for(self, authorization: str) -> FakeAccount | None:
+        with self._lock:
+            email, expiry = self.tokens.get(authorization.removeprefix("Bearer "), ("", 0.0))
+            if expiry <= time.time():
+                return None
+            return next((a for a in self.accounts.values() if a.email == email), None)
 
-    def refresh(self, form: dict) -> Reply:
-        if form.get("grant_type") == "authorization_code":
-            refresh_token = self.codes.pop(form.get("code", ""), "")
-            if not refresh_token or not form.get("code_verifier"):
-                return Reply(400, {"error": "invalid_grant", "error_description": "Bad code."})
-            return Reply(
-                json={
-                    **self.refresh({"grant_type": "refresh_token", "refresh_token": refresh_token}).json,
-                    "refresh_token": refresh_token,
-                }
-            )
-        account = self.accounts.get(form.get("refresh_token", ""))
-        if account is None or account.revoked or form.get("grant_type") != "refresh_token":
-            return Reply(400, {"error": "invalid_grant", "error_description": "Token has been expired or revoked."})
-        token = f"ya29.fake-{account.email}-{next(self._counter)}"
-        self.tokens[token] = (account.email, time.time() + account.expires_in)
-        return Reply(json={"access_token": token, "expires_in": account.expires_in, "token_type": "Bearer"})
+    def _token(self, form: dict, n: int) -> Reply:
+        with self._lock:
+            if form.get("grant_type") == "authorization_code" and form.get("code_verifier"):
+                refresh_token = self.codes.pop(form.get("code", ""), "")
+            else:
+                refresh_token = form.get("refresh_token", "") if form.get("grant_type") == "refresh_token" else ""
+            account = self.accounts.get(refresh_token)
+            if account is None or account.revoked:
+                return Reply(400, INVALID_GRANT)
+            token = f"ya29.fake-{account.email}-{n}"
+            self.tokens[token] = (account.email, time.time() + account.expires_in)
+        body = {"access_token": token, "expires_in": account.expires_in, "token_type": "Bearer", "scope": SCOPE}
+        if form["grant_type"] == "authorization_code":
+            body["refresh_token"] = refresh_token
+        return Reply(json=body)
 
-    def default(self, method: str, account: FakeAccount, body: dict) -> Reply:
-        n = next(self._counter)
+    def _default(self, method: str, account: FakeAccount, body: dict, n: int) -> Reply:
+        if method == "userinfo":
+            return Reply(json={"email": account.email, "verified_email": True, "name": account.email.split("@")[0]})
         if method == "loadCodeAssist":
             tiers = [{"id": "free-tier", "isDefault": True, "userDefinedCloudaicompanionProject": False}]
             if not account.onboarded:
                 return Reply(json={"allowedTiers": tiers})
+            current = {"id": account.tier, "name": account.tier}
             return Reply(
-                json={
-                    "currentTier": {"id": account.tier, "name": account.tier},
-                    "allowedTiers": tiers,
-                    "cloudaicompanionProject": account.project,
-                }
+                json={"currentTier": current, "allowedTiers": tiers, "cloudaicompanionProject": account.project}
             )
         if method == "onboardUser":
             name = f"operations/onboard-{n}"
-            self.operations[name] = [account, 0]
+            with self._lock:
+                self.operations[name] = [account, 0]
             return Reply(json={"name": name, "done": False})
         if method == "fetchAvailableModels":
             quota = {"remainingFraction": 1.0, "resetTime": "2026-11-26T00:00:00Z"}
-            return Reply(
-                json={
-                    "models": {
-                        model: {
-                            "displayName": model,
-                            "maxTokens": 1048576,
-                            "maxOutputTokens": 65535,
-                            "quotaInfo": quota,
-                        }
-                        for model in ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
-                    }
-                }
-            )
+            info = {"maxTokens": 1048576, "maxOutputTokens": 65535, "quotaInfo": quota}
+            return Reply(json={"models": {m: {"displayName": m.replace("-", " ").title(), **info} for m in MODELS}})
         if method == "countTokens":
             contents = (body.get("request") or {}).get("contents") or []
             words = sum(len(str(p.get("text", "")).split()) for c in contents for p in c.get("parts") or ())
             return Reply(json={"totalTokens": words})
-        model = body.get("model", "")
-        first = {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}],
-            "modelVersion": model,
-            "responseId": f"resp-{n}",
-        }
-        last = {
-            "candidates": [{"content": {"role": "model", "parts": [{"text": "lo"}]}, "finishReason": "STOP"}],
-            "usageMetadata": {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5},
-            "modelVersion": model,
-            "responseId": f"resp-{n}",
-        }
+        usage = {"promptTokenCount": 3, "candidatesTokenCount": 2, "totalTokenCount": 5}
         if method == "streamGenerateContent":
-            return Reply(events=[first, last])
+            first = {"candidates": [{"content": {"role": "model", "parts": [{"text": "Hel"}]}}]}
+            return Reply(events=[first, {"candidates": [_candidate("lo")], "usageMetadata": usage}])
         if method == "generateContent":
-            return Reply(
-                json={
-                    "response": {
-                        **last,
-                        "candidates": [
-                            {**last["candidates"][0], "content": {"role": "model", "parts": [{"text": "Hello"}]}}
-                        ],
-                    },
-                    "traceId": f"t{n}",
-                }
-            )
-        return Reply(404, {"error": {"code": 404, "message": f"Method {method} not found.", "status": "NOT_FOUND"}})
+            response = {"candidates": [_candidate("Hello")], "usageMetadata": usage}
+            return Reply(json=wrap(response, body.get("model", ""), n))
+        return Reply(404, google_error(404, f"Method {method} not found.", "NOT_FOUND"))
 
-    def poll(self, name: str) -> Reply:
-        account, polls = self.operations.get(name, (None, 0))
-        if account is None:
-            return Reply(404, {"error": {"code": 404, "message": "no such operation", "status": "NOT_FOUND"}})
-        self.operations[name][1] += 1
-        if polls == 0:
-            return Reply(json={"name": name, "done": False})
-        account.onboarded = True
-        return Reply(
-            json={
-                "name": name,
-                "done": True,
-                "response": {"cloudaicompanionProject": {"id": account.project, "name": account.project}},
-            }
-        )
+    def _poll(self, name: str) -> Reply:
+        with self._lock:
+            account, polls = self.operations.get(name, (None, 0))
+            if account is None:
+                return Reply(404, google_error(404, f"Operation {name} not found.", "NOT_FOUND"))
+            self.operations[name][1] += 1
+            if polls == 0:
+                return Reply(json={"name": name, "done": False})
+            account.onboarded = True
+        project = {"id": account.project, "name": account.project}
+        return Reply(json={"name": name, "done": True, "response": {"cloudaicompanionProject": project}})
 
 
-UNAUTHENTICATED = {
-    "error": {"code": 401, "message": "Request had invalid authentication credentials.", "status": "UNAUTHENTICATED"}
-}
+def _candidate(text: str) -> dict:
+    return {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
+
+
+def wrap(event: dict, model: str, n: int) -> dict:
+    """Wrap a GenerateContentResponse as v1internal does, unless it already is wrapped (or an error)."""
+    if "response" in event or "error" in event:
+        return event
+    return {"response": {"modelVersion": model, "responseId": f"resp-{n}", **event}, "traceId": f"t{n}"}
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -256,95 +271,87 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
-    def do_GET(self) -> None:
-        self._handle()
-
     def do_POST(self) -> None:
-        self._handle()
-
-    def _handle(self) -> None:
-        google = self.google
-        url = urlsplit(self.path)
+        google, url = self.google, urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        v1internal = url.path.startswith("/v1internal")
         if url.path == "/token":
-            body = {k: v[0] for k, v in parse_qs(raw.decode()).items()}
+            method, body = "token", {k: v[0] for k, v in parse_qs(raw.decode()).items()}
         else:
-            body = json.loads(raw) if raw else None
-        if url.path == "/token":
-            method = "token"
-        elif url.path == "/oauth2/v2/userinfo":
-            method = "userinfo"
-        elif url.path.startswith("/v1internal/operations/"):
-            method = "operation"
-        else:
-            method = url.path.removeprefix("/v1internal:")
-        account = google.account_for(self.headers.get("Authorization", ""))
+            method = {"/oauth2/v2/userinfo": "userinfo"}.get(url.path, url.path)
+            if url.path.startswith("/v1internal/operations/"):
+                method = "operation"
+            elif url.path.startswith("/v1internal:"):
+                method = url.path.removeprefix("/v1internal:")
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                body = raw.decode(errors="replace")
+        account = google._account_for(self.headers.get("Authorization", ""))
+        email = account.email if account else None
+        if method == "token":  # no bearer here: the account is the refresh token's owner
+            email = getattr(google.accounts.get(body.get("refresh_token", "")), "email", None)
         origin = f"http://127.0.0.1:{self.server.server_address[1]}"
-        with google._lock:
-            google.calls.append(
-                Call(
-                    method,
-                    self.command,
-                    url.path,
-                    parse_qs(url.query),
-                    dict(self.headers),
-                    body,
-                    account.email if account else None,
-                    origin,
-                )
-            )
-        if method != "token" and origin in google._failing:
+        call = Call(method, self.command, url.path, parse_qs(url.query), dict(self.headers), body, email, origin)
+        n = google._record(call)
+        self.model = body.get("model", "") if isinstance(body, dict) else ""
+        if v1internal and origin in google._failing:
             status = google._failing[origin]
             if status is None:
-                self.close_connection = True
-                return self.connection.close()
-            return self._send(Reply(status, {"error": {"code": status, "message": "origin down"}}), method)
-        reply = google.scripted(method, account.email if account else None)
-        if reply is None:
-            if method == "token":
-                reply = google.refresh(body)
-            elif account is None:
-                reply = Reply(401, UNAUTHENTICATED)
-            elif method == "userinfo":
-                reply = Reply(json={"email": account.email, "verified_email": True, "name": account.email})
-            elif method == "operation":
-                reply = google.poll(url.path.removeprefix("/v1internal/"))
-            else:
-                reply = google.default(method, account, body or {})
-        self._send(reply, method)
+                return self._drop()
+            return self._send(Reply(status, google_error(status, "origin down", "UNAVAILABLE")), method, n)
+        if method not in ("token", "userinfo") and not v1internal:
+            reply = Reply(404, google_error(404, f"{url.path} not found.", "NOT_FOUND"))
+        elif method != "token" and account is None:
+            reply = Reply(401, UNAUTHENTICATED)
+        else:
+            reply = google._scripted(method, email)
+        if reply is None and method == "token":
+            reply = google._token(body, n)
+        elif reply is None and method == "operation":
+            reply = google._poll(url.path.removeprefix("/v1internal/"))
+        elif reply is None:
+            reply = google._default(method, account, body if isinstance(body, dict) else {}, n)
+        self._send(reply, method, n)
 
-    def _send(self, reply: Reply, method: str) -> None:
+    do_GET = do_POST
+
+    def _send(self, reply: Reply, method: str, n: int) -> None:
         time.sleep(reply.delay)
         try:
+            self.send_response(reply.status)
+            for name, value in reply.headers.items():
+                self.send_header(name, value)
             if reply.events is None:
                 payload = json.dumps(reply.json if reply.json is not None else {}).encode()
-                self.send_response(reply.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
                 return
-            self.send_response(reply.status)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            for index, event in enumerate(reply.events):
-                if reply.cut_after is not None and index >= reply.cut_after:
-                    self.close_connection = True
-                    self.connection.shutdown(2)  # mid-stream, no terminating chunk
-                    return
-                if index:
+            events = reply.events if reply.cut_after is None else reply.events[: reply.cut_after]
+            for index, event in enumerate(events):
+                if reply.delays is not None:
+                    time.sleep(reply.delays[index] if index < len(reply.delays) else 0)
+                elif index:
                     time.sleep(reply.event_delay)
-                if "response" not in event and "error" not in event:
-                    event = {"response": event, "traceId": "fake-trace"}
-                self._chunk(b"data: " + json.dumps(event).encode() + b"\n\n")
+                data = json.dumps(wrap(event, self.model, n), separators=(",", ":"))
+                self._chunk(f"data: {data}\n\n".encode())
+            if reply.cut_after is not None:
+                return self._drop()  # mid-stream: no terminating chunk
             self._chunk(b"")
-        except (BrokenPipeError, ConnectionResetError):
+        except OSError:  # the client left: BrokenPipe, ConnectionReset
             self.close_connection = True
             with self.google._lock:
                 self.google.disconnects.append(method)
+
+    def _drop(self) -> None:
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
 
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")

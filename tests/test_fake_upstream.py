@@ -1,0 +1,168 @@
+"""The fake Google itself: tokens, auth, default answers, scripts, delays, recording, failing origins."""
+
+import json
+import time
+
+import pytest
+import requests
+
+from tests.fake_upstream import FakeGoogle, Reply
+
+HELLO = {"model": "gemini-2.5-flash", "project": "proj-1", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}
+
+
+@pytest.fixture
+def fake():
+    google = FakeGoogle().start()
+    google.add_account("rt-a", "a@example.com")
+    google.add_account("rt-b", "b@example.com")
+    yield google
+    google.stop()
+
+
+def token(fake: FakeGoogle, refresh_token: str = "rt-a") -> str:
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "id", "client_secret": "s"}
+    response = requests.post(fake.token_url, data=form, timeout=5)
+    assert response.status_code == 200, response.text
+    return response.json()["access_token"]
+
+
+def call(fake: FakeGoogle, method: str, bearer: str, body: object = HELLO, base: str = "", **kwargs):
+    headers = {"Authorization": f"Bearer {bearer}"}
+    return requests.post(f"{base or fake.url}/v1internal:{method}", json=body, headers=headers, timeout=5, **kwargs)
+
+
+def sse(response: requests.Response) -> list[dict]:
+    return [json.loads(line[6:]) for line in response.iter_lines() if line.startswith(b"data: ")]
+
+
+def test_refresh_issues_new_tokens_that_all_work_and_refuses_revoked_or_unknown(fake):
+    first, second = token(fake), token(fake)
+    assert first != second and first.startswith("ya29.fake-a@example.com-")
+    for bearer in (first, second):
+        info = requests.get(fake.userinfo_url, headers={"Authorization": f"Bearer {bearer}"}, timeout=5)
+        assert info.json()["email"] == "a@example.com" and info.json()["verified_email"] is True
+    fake.accounts["rt-b"].revoked = True
+    for refresh_token in ("rt-b", "rt-unknown"):
+        response = requests.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+        assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert [c.account for c in fake.calls_to("token")] == ["a@example.com", "a@example.com", "b@example.com", None]
+
+
+def test_bad_or_expired_bearer_is_401_unauthenticated(fake):
+    fake.add_account("rt-short", "short@example.com", expires_in=0)
+    for bearer in ("nonsense", token(fake, "rt-short")):
+        response = call(fake, "loadCodeAssist", bearer, {})
+        assert response.status_code == 401 and response.json()["error"]["status"] == "UNAUTHENTICATED"
+    assert requests.get(fake.userinfo_url, headers={"Authorization": "Bearer x"}, timeout=5).status_code == 401
+    assert requests.get(fake.url + "/nowhere", timeout=5).status_code == 404
+
+
+def test_default_stream_is_two_wrapped_sse_events(fake):
+    response = call(fake, "streamGenerateContent", token(fake), params={"alt": "sse"}, stream=True)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/event-stream"
+    first, last = sse(response)
+    assert first["response"]["candidates"][0]["content"]["parts"] == [{"text": "Hel"}]
+    assert first["response"]["modelVersion"] == "gemini-2.5-flash" and first["traceId"].startswith("t")
+    assert last["response"]["candidates"][0]["finishReason"] == "STOP"
+    assert last["response"]["usageMetadata"]["totalTokenCount"] == 5
+
+
+def test_default_non_stream_answers(fake):
+    bearer = token(fake)
+    generated = call(fake, "generateContent", bearer).json()
+    assert generated["response"]["candidates"][0]["content"]["parts"] == [{"text": "Hello"}]
+    counted = {"request": {"model": "models/x", "contents": [{"parts": [{"text": "one two"}, {"text": " three "}]}]}}
+    assert call(fake, "countTokens", bearer, counted).json() == {"totalTokens": 3}
+    assert set(call(fake, "fetchAvailableModels", bearer, {}).json()["models"]) >= {"gemini-2.5-pro"}
+
+
+def test_onboarding_takes_one_pending_poll(fake):
+    fake.add_account("rt-new", "new@example.com", project="proj-new", onboarded=False)
+    bearer = token(fake, "rt-new")
+    assert "currentTier" not in call(fake, "loadCodeAssist", bearer, {}).json()
+    operation = call(fake, "onboardUser", bearer, {"tierId": "free-tier"}).json()
+    assert operation["done"] is False
+    poll = f"{fake.url}/v1internal/{operation['name']}"
+    polls = [requests.get(poll, headers={"Authorization": f"Bearer {bearer}"}, timeout=5).json() for _ in range(2)]
+    assert [p["done"] for p in polls] == [False, True]
+    assert polls[1]["response"]["cloudaicompanionProject"]["id"] == "proj-new"
+    assert call(fake, "loadCodeAssist", bearer, {}).json()["cloudaicompanionProject"] == "proj-new"
+
+
+def test_scripts_are_fifo_and_account_specific_first(fake):
+    quota = {"error": {"code": 429, "message": "exhausted", "status": "RESOURCE_EXHAUSTED"}}
+    fake.script("streamGenerateContent", Reply(status=429, json=quota), Reply(status=503, json={}))
+    fake.script("streamGenerateContent", Reply(events=[{"candidates": []}]), account="b@example.com")
+    a, b = token(fake), token(fake, "rt-b")
+    assert call(fake, "streamGenerateContent", b).status_code == 200  # b's own script, not the global 429
+    assert call(fake, "streamGenerateContent", b).json() == quota
+    assert call(fake, "streamGenerateContent", a).status_code == 503
+    assert len(sse(call(fake, "streamGenerateContent", a))) == 2  # queues empty: the default again
+
+
+def test_scripted_delays_are_real_and_events_arrive_one_by_one(fake):
+    bearer = token(fake)
+    fake.script("generateContent", Reply(json={"ok": 1}, delay=0.3))
+    started = time.monotonic()
+    assert call(fake, "generateContent", bearer).json() == {"ok": 1}
+    assert time.monotonic() - started >= 0.3
+    fake.script("streamGenerateContent", Reply(events=[{"n": 0}, {"n": 1}, {"error": {"code": 500}}], delays=[0, 0.4]))
+    started = time.monotonic()
+    arrivals = []
+    for line in call(fake, "streamGenerateContent", bearer, stream=True).iter_lines():
+        if line:
+            arrivals.append((time.monotonic() - started, json.loads(line[6:])))
+    assert arrivals[0][0] < 0.3 <= arrivals[1][0]
+    assert arrivals[1][1]["response"]["n"] == 1 and arrivals[2][1] == {"error": {"code": 500}}
+
+
+def test_cut_after_drops_the_stream_without_its_end(fake):
+    fake.script("streamGenerateContent", Reply(events=[{"n": 0}, {"n": 1}], cut_after=1))
+    response = call(fake, "streamGenerateContent", token(fake), stream=True)
+    lines = []
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        lines.extend(response.iter_lines())
+    assert lines[0].startswith(b"data: ")
+
+
+def test_calls_are_recorded_with_account_query_body_and_origin(fake):
+    call(fake, "countTokens", token(fake, "rt-b"), {"request": {}}, params={"alt": "sse"})
+    recorded = fake.calls_to("countTokens", account="b@example.com")
+    assert len(recorded) == 1 and fake.calls_to("countTokens", account="a@example.com") == []
+    assert recorded[0].query == {"alt": ["sse"]} and recorded[0].body == {"request": {}}
+    assert recorded[0].base == fake.url and recorded[0].http_method == "POST"
+    fake.reset()
+    assert fake.calls == [] and fake.accounts == {}
+
+
+def test_failing_origins(fake):
+    other = fake.add_origin()
+    bearer = token(fake)
+    assert call(fake, "generateContent", bearer, base=other).status_code == 200
+    fake.fail_origin(other, 503)
+    assert call(fake, "generateContent", bearer, base=other).status_code == 503
+    fake.fail_origin(other, None)
+    with pytest.raises(requests.ConnectionError):
+        call(fake, "generateContent", bearer, base=other)
+    fake.fail_origin(other, "refuse")
+    with pytest.raises(requests.ConnectionError):
+        call(fake, "generateContent", bearer, base=other)
+    assert [c.base for c in fake.calls_to("generateContent")] == [other] * 3
+    fake.reset()  # the origin listens again, answering normally
+    fake.add_account("rt-a", "a@example.com")
+    assert call(fake, "generateContent", token(fake), base=other).status_code == 200
+
+
+def test_stop_is_quick_with_a_client_mid_stream(fake):
+    fake.script("streamGenerateContent", Reply(events=[{"n": n} for n in range(100)], event_delay=0.1))
+    response = call(fake, "streamGenerateContent", token(fake), stream=True)
+    next(response.iter_lines())
+    response.close()  # the client leaves: the fake notices on its next write
+    deadline = time.monotonic() + 3
+    while not fake.disconnects and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert fake.disconnects == ["streamGenerateContent"]
+    started = time.monotonic()
+    fake.stop()
+    assert time.monotonic() - started < 1
