@@ -1,177 +1,155 @@
-"""python -m bench [--quick]: nginx, a bare relay and the gateway side by side on one fake upstream.
+"""python -m bench [--quick]: nginx, a bare relay and the gateway under the same load on one fake upstream.
 
-Prints absolute numbers, the gateway's ratios to the bare relay, and whether each goal of issue 7 is met;
-writes everything to bench/results/<time>.json. Only 127.0.0.1 is used; every run is bounded in time.
+Prints absolute numbers, the gateway's ratios to the bare relay against the issue's goals (PASS/MISS), and
+checks that the fake upstream, the load generators and the machine were not the bottleneck; writes everything
+to bench/results/<time>.json. Only 127.0.0.1 is used, and every step is bounded in count and time.
 """
 
 from gevent import monkey
 
-monkey.patch_all()
+monkey.patch_all()  # before anything opens a socket: the stream client holds thousands at once
 
 import argparse  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
+import platform  # noqa: E402
 import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
+from contextlib import ExitStack  # noqa: E402
+from dataclasses import asdict, dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
-import gevent  # noqa: E402
+from . import report, scenarios  # noqa: E402
+from .goals import OTHER_BUSY_MAX, Verdict, checks, s1_goals, s2_goals, s3_goals  # noqa: E402
+from .meter import machine_busy_pct  # noqa: E402
+from .systems import CONF, ROOT, Lineup  # noqa: E402
 
-from . import servers  # noqa: E402
-from .clients import concurrent_streams, stream_once, summary, wrk  # noqa: E402
-from .procs import cpu_seconds, rss_mib  # noqa: E402
-
-SYSTEMS = {"nginx": servers.nginx, "bare": servers.bare_relay, "gateway": servers.gateway}
+RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def measure_s1(seconds: int) -> dict:
-    """Non-stream generateContent at concurrency 1 and 32."""
-    fake, results = servers.upstream(events=2, interval_ms=0), {}
-    try:
-        for name, start in SYSTEMS.items():
-            server = start(fake.port)
-            try:
-                wrk(server.url, 8, 2)  # warm-up: connections, imports, caches
-                for connections in (1, 32):
-                    before, fake_before = cpu_seconds(server.pid), cpu_seconds(fake.pid)
-                    run = wrk(server.url, connections, seconds)
-                    run["cpu_ms_per_request"] = (cpu_seconds(server.pid) - before) / run["requests"] * 1000
-                    run["upstream_cpu_ms_per_request"] = (cpu_seconds(fake.pid) - fake_before) / run["requests"] * 1000
-                    results[f"{name}/c{connections}"] = run
-            finally:
-                server.stop()
-    finally:
-        fake.stop()
+@dataclass(frozen=True)
+class Plan:
+    """How much of each scenario to run."""
+
+    s1_seconds: float  # per wrk run
+    s1_rounds: int  # alternations over the systems
+    s2_streams: int  # per system
+    s3_levels: tuple[int, ...]  # concurrent streams
+    s3_events: int  # per stream, 1 s apart
+    s3_rate: float  # streams opened per second
+
+
+FULL = Plan(s1_seconds=4, s1_rounds=3, s2_streams=60, s3_levels=(500, 1000, 2000), s3_events=15, s3_rate=400)
+QUICK = Plan(s1_seconds=3, s1_rounds=1, s2_streams=15, s3_levels=(2000,), s3_events=8, s3_rate=400)
+
+
+def say(message: str) -> None:
+    """Progress on stderr, so stdout holds only the report."""
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def raise_fd_limit() -> None:
+    """Thousands of sockets here and in the servers, which inherit the limit."""
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < 10000:
+        say(f"warning: the open-file limit is {hard}; 2,000 streams need about 10,000")
+
+
+def wait_for_quiet(patience: float) -> None:
+    """Before starting, wait up to `patience` seconds for the machine to be idle; warn if it is not."""
+    deadline = time.monotonic() + patience
+    while (busy := machine_busy_pct(2)) > OTHER_BUSY_MAX:
+        if time.monotonic() > deadline:
+            say(f"warning: other processes keep {busy:.0f}% of a core busy; the numbers may be disturbed")
+            return
+        say(f"waiting for a quiet machine: other processes keep {busy:.0f}% of a core busy")
+
+
+def run(plan: Plan, only: list[str], conf: str) -> dict:
+    """Start the lineup, run the chosen scenarios on it, stop it; the results by scenario."""
+    workdir = Path(tempfile.mkdtemp(prefix="bench-"))
+    results: dict = {"s1": None, "s2": None, "s3": None}
+    with ExitStack() as running:
+        say(f"starting the fake upstream, nginx, the bare relay and the gateway (logs in {workdir})")
+        lineup = Lineup.start(running, workdir, conf)
+        if "s1" in only:
+            say(f"S1: wrk, {plan.s1_rounds} x {plan.s1_seconds:g} s per system and concurrency")
+            results["s1"] = scenarios.s1(lineup, plan.s1_seconds, plan.s1_rounds)
+        if "s2" in only:
+            say(f"S2: {plan.s2_streams} streams per system, one at a time")
+            results["s2"] = scenarios.s2(lineup, plan.s2_streams)
+        if "s3" in only:
+            say(f"S3: {', '.join(map(str, plan.s3_levels))} concurrent streams per system, {plan.s3_rate:g} opened/s")
+            results["s3"] = scenarios.s3(lineup, list(plan.s3_levels), plan.s3_events, plan.s3_rate)
+    shutil.rmtree(workdir, ignore_errors=True)  # kept (with the logs) when something failed
     return results
 
 
-def measure_s2(streams: int) -> dict:
-    """20 events 20 ms apart, one stream at a time: time to first event and per-event delay."""
-    fake, results = servers.upstream(events=20, interval_ms=20), {}
-    try:
-        results["direct"] = summary(
-            [stream_once(fake.port, "/v1internal:streamGenerateContent?alt=sse") for _ in range(streams)]
-        )
-        for name, start in SYSTEMS.items():
-            server = start(fake.port)
-            try:
-                stream_once(server.port)  # warm-up
-                results[name] = summary([stream_once(server.port) for _ in range(streams)])
-            finally:
-                server.stop()
-    finally:
-        fake.stop()
-    return results
+def environment() -> dict:
+    """What the numbers were measured on."""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(["git", "status", "--porcelain", "gateway"], cwd=ROOT, capture_output=True, text=True)
+    return {
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "commit": commit.stdout.strip(),
+        "gateway_modified": bool(dirty.stdout.strip()),
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
-def measure_s3(levels: list[int]) -> dict:
-    """Many slow streams at once (5 events a second apart): errors, latencies, peak memory."""
-    fake, results = servers.upstream(events=5, interval_ms=1000), {}
-    try:
-        for name, start in SYSTEMS.items():
-            server = start(fake.port)
-            try:
-                stream_once(server.port)
-                for count in levels:
-                    peak = [rss_mib(server.pid)]
-                    sampler = gevent.spawn(_sample_rss, server.pid, peak)
-                    outcome = summary(concurrent_streams(server.port, count, expected_events=5))
-                    sampler.kill()
-                    results[f"{name}/{count}"] = {**outcome, "peak_rss_mib": max(peak)}
-            finally:
-                server.stop()
-    finally:
-        fake.stop()
-    return results
-
-
-def _sample_rss(pid: int, peak: list[float]) -> None:
-    while True:
-        peak.append(rss_mib(pid))
-        gevent.sleep(0.2)
-
-
-def goals(s1: dict, s2: dict, s3: dict, top: int) -> list[tuple[str, float, str, bool]]:
-    """(goal, measured, target, met) for every goal of issue 7."""
-
-    def ratio(a: float, b: float) -> float:
-        return a / b if b else float("inf")
-
-    added = {name: s2[name]["first_event_p50_ms"] - s2["direct"]["first_event_p50_ms"] for name in ("bare", "gateway")}
-    rows = []
-    for c in (1, 32):
-        r = ratio(s1[f"gateway/c{c}"]["rps"], s1[f"bare/c{c}"]["rps"])
-        rows.append((f"S1 c={c} throughput vs bare", r, ">= 1.0x (>= 0.8x at worst)", r >= 1.0))
-        r = ratio(s1[f"gateway/c{c}"]["cpu_ms_per_request"], s1[f"bare/c{c}"]["cpu_ms_per_request"])
-        rows.append((f"S1 c={c} CPU/request vs bare", r, "<= 1.25x", r <= 1.25))
-    r = ratio(added["gateway"], added["bare"])
-    rows.append(("S2 added time to first event vs bare", r, "<= 1.5x", r <= 1.5))
-    delay = s2["gateway"]["event_delay_p50_ms"] - s2["direct"]["event_delay_p50_ms"]
-    rows.append(("S2 added per-event delay p50 (ms)", delay, "<= 1 ms", delay <= 1))
-    gw, bare = s3[f"gateway/{top}"], s3[f"bare/{top}"]
-    rows.append((f"S3 {top} streams: errors", gw["errors"], "0", gw["errors"] == 0))
-    rows.append(
-        (
-            f"S3 {top} streams: first event p99 (ms)",
-            gw["first_event_p99_ms"],
-            "<= 1000 ms",
-            gw["first_event_p99_ms"] <= 1000,
-        )
-    )
-    r = ratio(gw["event_delay_p99_ms"], bare["event_delay_p99_ms"])
-    rows.append((f"S3 {top} streams: event delay p99 vs bare", r, "<= 2x", r <= 2))
-    r = ratio(gw["peak_rss_mib"], bare["peak_rss_mib"])
-    rows.append((f"S3 {top} streams: peak RSS vs bare", r, "<= 1.3x", r <= 1.3))
-    return rows
-
-
-def report(s1: dict, s2: dict, s3: dict, rows: list) -> str:
-    lines = ["S1 non-stream generateContent", f"{'system':<16}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'CPU ms/req':>12}"]
-    lines += [
-        f"{k:<16}{v['rps']:>9.0f}{v['p50_ms']:>9.2f}{v['p99_ms']:>9.2f}{v['cpu_ms_per_request']:>12.2f}"
-        for k, v in s1.items()
-    ]
-    lines += [
-        "",
-        "S2 stream, 20 events 20 ms apart",
-        f"{'system':<16}{'first event p50 ms':>20}{'event delay p50 ms':>20}{'p99 ms':>9}",
-    ]
-    lines += [
-        f"{k:<16}{v['first_event_p50_ms']:>20.2f}{v['event_delay_p50_ms']:>20.2f}{v['event_delay_p99_ms']:>9.2f}"
-        for k, v in s2.items()
-    ]
-    lines += [
-        "",
-        "S3 concurrent slow streams (5 events, 1 s apart)",
-        f"{'system/streams':<16}{'errors':>8}{'first p99 ms':>14}{'delay p99 ms':>14}{'peak RSS MiB':>14}",
-    ]
-    lines += [
-        f"{k:<16}{v['errors']:>8}{v['first_event_p99_ms']:>14.1f}{v['event_delay_p99_ms']:>14.1f}"
-        f"{v['peak_rss_mib']:>14.0f}"
-        for k, v in s3.items()
-    ]
-    lines += ["", "Goals (gateway vs bare relay, same run)"]
-    lines += [
-        f"{'MET ' if met else 'MISS'} {goal:<44}{value:>9.2f}   target {target}" for goal, value, target, met in rows
-    ]
-    return "\n".join(lines)
+def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
+    """The report's lines, the goals and the harness checks of saved results."""
+    s1, s2, s3, plan = saved["s1"], saved["s2"], saved["s3"], saved["plan"]
+    goals = (s1_goals(s1) if s1 else []) + (s2_goals(s2) if s2 else [])
+    goals += s3_goals(s3, plan["s3_levels"][-1]) if s3 else []
+    harness = checks(s1, s2, s3)
+    lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
+    lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
+    lines += report.verdict_table("Goals (gateway vs the bare relay of this run)", goals)
+    lines += report.verdict_table("Harness checks (the fake, the load generators and the machine had room)", harness)
+    return lines, goals, harness
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="shorter runs and at most 500 streams (~2 minutes)")
+    """Run (or read a saved run with --report), print the report, save the results."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a ~2 minute smoke run (2,000 streams only)")
+    parser.add_argument("--only", nargs="+", choices=("s1", "s2", "s3"), default=["s1", "s2", "s3"])
+    parser.add_argument("--s3-rate", type=float, help="S3 streams opened per second (default 400)")
+    parser.add_argument("--gunicorn-conf", default=CONF, help="settings for the bare relay and the gateway")
+    parser.add_argument("--wait-quiet", type=float, default=0, metavar="S", help="wait up to S s for an idle machine")
+    parser.add_argument("--report", type=Path, metavar="JSON", help="print the report of saved results, run nothing")
     args = parser.parse_args()
-    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # thousands of sockets, inherited by the servers
-    levels = [500] if args.quick else [500, 1000, 2000]
-    s1 = measure_s1(seconds=4 if args.quick else 10)
-    s2 = measure_s2(streams=10 if args.quick else 30)
-    s3 = measure_s3(levels)
-    rows = goals(s1, s2, s3, levels[-1])
-    print(report(s1, s2, s3, rows))
-    out = Path(__file__).parent / "results" / time.strftime("%Y%m%d-%H%M%S.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"s1": s1, "s2": s2, "s3": s3, "goals": rows, "quick": args.quick}, indent=2))
-    print(f"\nresults: {out}")
+    if args.report:
+        print("\n".join(evaluate(json.loads(args.report.read_text()))[0]))
+        return
+    plan = QUICK if args.quick else FULL
+    plan = replace(plan, s3_rate=args.s3_rate) if args.s3_rate else plan
+    raise_fd_limit()
+    wait_for_quiet(args.wait_quiet)
+    started = time.monotonic()
+    results = run(plan, args.only, args.gunicorn_conf)
+    saved = {
+        "environment": environment(),
+        "plan": {**asdict(plan), "quick": args.quick, "gunicorn_conf": args.gunicorn_conf},
+        "duration_s": time.monotonic() - started,
+        **results,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    out = RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
+    out.write_text(json.dumps(saved, indent=2))  # first the numbers, whatever happens to the report
+    lines, goals, harness = evaluate(saved)
+    saved.update(goals=[asdict(v) for v in goals], checks=[asdict(v) for v in harness])
+    out.write_text(json.dumps(saved, indent=2))
+    print("\n".join(lines))
+    say(f"done in {saved['duration_s']:.0f} s; results in {out}")
 
 
 if __name__ == "__main__":

@@ -1,46 +1,70 @@
-"""The floor our stack allows: Flask + gunicorn/gevent forwarding to the upstream stream, nothing else.
+"""The bare relay: our stack forwarding to the upstream stream method and relaying lines, and nothing else.
 
-No auth, no validation, no pool: the difference between this and the gateway is the cost of the
-gateway's own logic. Served with `gunicorn -c gunicorn.conf.py` settings and BENCH_UPSTREAM set.
+Flask + gunicorn/gevent, one pooled `requests.Session` per worker; no auth, no validation, no account pool,
+no logs or metrics. The gateway's distance to it is the cost of the gateway's own logic. Served with the
+gateway's own settings (`gunicorn -c gunicorn.conf.py 'bench.bare_relay:create_app()'`: gevent, 2 workers, the
+same worker_connections) and BENCH_UPSTREAM set to the upstream's origin. Self-contained on purpose: it must
+not get faster or slower when the gateway's code changes.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
 
 import requests
 from flask import Flask, Response, request
+from requests.adapters import HTTPAdapter
+from urllib3 import BaseHTTPResponse
 
-from gateway.upstream.sse import iter_lines
+PATH = "/v1internal:streamGenerateContent?alt=sse"
 
-UPSTREAM = os.environ.get("BENCH_UPSTREAM", "http://127.0.0.1:1") + "/v1internal:streamGenerateContent?alt=sse"
+
+def iter_lines(raw: BaseHTTPResponse) -> Iterator[bytes]:
+    """Lines of a streamed upstream answer as soon as they arrive."""
+    pending = b""
+    for chunk in iter(lambda: raw.read1(65536), b""):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        yield from lines
+    if pending:
+        yield pending
+
+
+def unwrapped(line: bytes) -> bytes:
+    """The `response` inside one upstream `data:` line, as compact JSON."""
+    return json.dumps(json.loads(line[6:])["response"], separators=(",", ":")).encode()
 
 
 def create_app() -> Flask:
+    """The relay app: POST /v1beta/models/<model>:<method>, stream or not."""
     app = Flask(__name__)
-    session = requests.Session()
-    session.trust_env = False
-    session.mount("http://", requests.adapters.HTTPAdapter(pool_maxsize=256))
+    upstream_url = os.environ["BENCH_UPSTREAM"] + PATH
+    session = requests.Session()  # one per worker: preload_app is off, so this runs after the fork
+    session.trust_env = False  # as the gateway's session: no per-call environment lookups
+    adapter = HTTPAdapter(pool_maxsize=256)
+    session.mount("http://", adapter)
 
     @app.post("/v1beta/models/<path:target>")
-    def relay(target: str):
-        body = {"model": target.partition(":")[0], "project": "p", "request": request.get_json()}
+    def relay(target: str) -> Response:
+        """Wrap the body, forward it to the upstream stream method, relay what comes back."""
+        model, _, method = target.partition(":")
+        envelope = {"project": "p", "model": model, "request": request.get_json()}
         upstream = session.post(
-            UPSTREAM, json=body, stream=True, headers={"Authorization": "Bearer t"}, timeout=(10, 300)
+            upstream_url, json=envelope, headers={"Authorization": "Bearer t"}, stream=True, timeout=(10, 300)
         )
-        lines = iter_lines(upstream.raw)
-        if target.endswith(":streamGenerateContent"):
+        data = (line for line in iter_lines(upstream.raw) if line.startswith(b"data: "))
+        if method == "streamGenerateContent":
 
-            def frames():
+            def frames() -> Iterator[bytes]:
                 with upstream:
-                    for line in lines:
-                        if line.startswith(b"data: "):
-                            yield b"data: " + json.dumps(json.loads(line[6:])["response"]).encode() + b"\n\n"
+                    for line in data:
+                        yield b"data: " + unwrapped(line) + b"\n\n"
 
             return Response(frames(), content_type="text/event-stream")
         with upstream:
-            last = [json.loads(line[6:])["response"] for line in lines if line.startswith(b"data: ")][-1]
-        return Response(json.dumps(last), content_type="application/json")
+            last = [unwrapped(line) for line in data][-1]
+        return Response(last, content_type="application/json")
 
     return app

@@ -1,81 +1,81 @@
-"""Servers under test as processes: start, wait, stop, and read their CPU time and memory from /proc."""
+"""CPU time and memory of process trees, read from /proc (steadier than wall time on a shared machine)."""
 
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import time
+import resource
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 TICKS = os.sysconf("SC_CLK_TCK")
+T = TypeVar("T")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"nothing listens on {port} after {seconds} s")
+def _stat(pid: int) -> list[str]:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces)."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
 
 
 def family(pid: int) -> list[int]:
-    """A process and its descendants (gunicorn master and workers, nginx master and workers)."""
+    """A process and all its descendants (a gunicorn or nginx master and its workers)."""
     children: dict[int, list[int]] = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            children.setdefault(int(_stat(int(stat.parent.name))[1]), []).append(int(stat.parent.name))
         except (OSError, IndexError, ValueError):
             continue
-        children.setdefault(parent, []).append(int(stat.parent.name))
     found, todo = [], [pid]
     while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
+        found.append(todo.pop())
+        todo.extend(children.get(found[-1], ()))
     return found
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process tree, in seconds."""
-    total = 0
-    for member in family(pid):
+class Tree:
+    """A process tree; its members are looked up again for every CPU reading and whenever one is gone."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.members = family(pid)
+
+    def refresh(self) -> list[int]:
+        """Look the members up again (a master forks its workers after it starts listening)."""
+        self.members = family(self.pid)
+        return self.members
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of every member, in seconds."""
+        self.refresh()
+        return sum(int(fields[11]) + int(fields[12]) for fields in self._read(_stat)) / TICKS
+
+    def rss_mib(self) -> float:
+        """Resident memory (VmRSS) summed over the members, in MiB (cheap: no lookup unless one is gone)."""
+        return sum(self._read(_rss_kib)) / 1024
+
+    def _read(self, reader: Callable[[int], T]) -> list[T]:
+        """`reader` applied to every member."""
         try:
-            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except (OSError, IndexError):
-            continue
-    return total / TICKS
+            return [reader(pid) for pid in self.members]
+        except (OSError, ValueError):
+            return [reader(pid) for pid in self.refresh()]
 
 
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process tree, in MiB."""
-    total = 0
-    for member in family(pid):
-        try:
-            for line in Path(f"/proc/{member}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total / 1024
+def _rss_kib(pid: int) -> int:
+    """VmRSS of one process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
 
 
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
+def own_cpu_seconds() -> float:
+    """CPU time of this process (the streaming load generator)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def children_cpu_seconds() -> float:
+    """CPU time of this process's finished children (wrk runs)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

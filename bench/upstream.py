@@ -1,76 +1,83 @@
-"""A fast fake of Cloud Code's streamGenerateContent for benchmarks: gevent, canned events, send stamps.
+"""A fast fake of Cloud Code's `v1internal:streamGenerateContent`: gevent, canned events, send stamps.
 
-Every event carries `sentAt` (epoch seconds) inside the response, which gateways relay untouched, so the
-client can tell how long each event spent in the system under test.
+The prompt picks the answer's shape (`bench events=20 interval_ms=20`), so one fake serves every scenario
+through every system: nginx, the bare relay and the gateway all pass the prompt on. Every event carries
+`sentAt` (epoch seconds) inside `response`, which relays pass on untouched, so a client can tell how long
+each event spent between the fake and itself. Run: `python -m bench.upstream --port N`.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import socket
 import time
+from collections.abc import Callable, Iterable, Iterator
 
-from gevent import monkey
+from gevent import sleep
+from gevent.pywsgi import WSGIServer  # gevent-native: no monkey patching needed
 
-monkey.patch_all()
+SHAPE = re.compile(rb"bench events=(\d+) interval_ms=([\d.]+)")
+TOKEN = json.dumps({"access_token": "tok", "expires_in": 86400, "token_type": "Bearer"}).encode()
+StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
-from gevent import sleep  # noqa: E402
-from gevent.pywsgi import WSGIServer  # noqa: E402
+
+def prompt(events: int, interval_ms: float) -> str:
+    """The prompt text that asks this fake for `events` events `interval_ms` apart."""
+    return f"bench events={events} interval_ms={interval_ms:g}"
 
 
 def event(index: int, last: bool) -> bytes:
-    candidate = {"content": {"role": "model", "parts": [{"text": f"token {index} "}]}, "index": 0}
+    """One wrapped SSE event, stamped with the time it is sent."""
+    candidate: dict = {"content": {"role": "model", "parts": [{"text": f"token {index} "}]}, "index": 0}
     if last:
         candidate["finishReason"] = "STOP"
-    response = {
-        "candidates": [candidate],
-        "modelVersion": "gemini-2.5-flash",
-        "responseId": "bench",
-        "sentAt": time.time(),
-    }
+    response: dict = {"candidates": [candidate], "modelVersion": "gemini-2.5-flash", "responseId": "bench"}
     if last:
-        response["usageMetadata"] = {
-            "promptTokenCount": 5,
-            "candidatesTokenCount": index + 1,
-            "totalTokenCount": index + 6,
-        }
+        response["usageMetadata"] = {"promptTokenCount": 5, "candidatesTokenCount": index + 1}
+    response["sentAt"] = time.time()
     return b"data: " + json.dumps({"response": response, "traceId": "bench"}).encode() + b"\n\n"
 
 
-def app(events: int, interval: float):
-    def serve(environ, start_response):
-        environ["wsgi.input"].read()
-        start_response("200 OK", [("Content-Type", "text/event-stream")])
+def events(count: int, interval: float) -> Iterator[bytes]:
+    """The answer's chunks: one per event when they are spaced, all in one chunk when they are not."""
+    if not interval:
+        yield b"".join(event(index, index == count - 1) for index in range(count))
+        return
+    for index in range(count):
+        if index:
+            sleep(interval)
+        yield event(index, index == count - 1)
 
-        def body():
-            for index in range(events):
-                if index and interval:
-                    sleep(interval)
-                yield event(index, index == events - 1)
 
-        if not interval:  # nothing to wait for: one write, so the fake stays far faster than what it feeds
-            return [b"".join(body())]
-        return body()
-
-    return serve
+def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
+    """WSGI: `/token` answers a token; every other POST streams the events its prompt asks for."""
+    body = environ["wsgi.input"].read()
+    if environ["PATH_INFO"] == "/token":
+        start_response("200 OK", [("Content-Type", "application/json")])
+        return [TOKEN]
+    shape = SHAPE.search(body)
+    count, interval_ms = (int(shape[1]), float(shape[2])) if shape else (2, 0.0)
+    start_response("200 OK", [("Content-Type", "text/event-stream")])
+    return events(max(count, 1), interval_ms / 1000)  # a generator: chunked, like Google's
 
 
 class Server(WSGIServer):
-    def handle(self, sock, address):
-        # Small event writes: without this, Nagle + delayed ACK add 40 ms to each answer.
+    """pywsgi with TCP_NODELAY: small event writes must not wait for Nagle and delayed ACKs (40 ms)."""
+
+    def handle(self, sock: socket.socket, address: tuple) -> None:
+        """Serve one connection with Nagle off."""
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().handle(sock, address)
 
 
 def main() -> None:
+    """Serve on 127.0.0.1 until killed."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--events", type=int, default=2)
-    parser.add_argument("--interval-ms", type=float, default=0)
     args = parser.parse_args()
-    server = Server(("127.0.0.1", args.port), app(args.events, args.interval_ms / 1000), log=None, backlog=4096)
-    server.serve_forever()
+    Server(("127.0.0.1", args.port), app, log=None, backlog=4096).serve_forever()
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ def test_first_origin_answers(client, mock):
     sent = call.calls[0].request
     assert sent.headers["Authorization"] == "Bearer tok"
     assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["Accept-Encoding"] == "identity"  # a compressed stream could not be relayed as it comes
+    assert "Cookie" not in sent.headers
     assert sent.body == b'{"request":{}}'
 
 
@@ -81,3 +83,36 @@ def test_the_environment_is_not_read_per_call(client, monkeypatch):
 def test_operations_are_polled_with_get(client, mock):
     mock.get(A + "/v1internal/operations/onboard-1", json={"done": True})
     assert client.get_operation("operations/onboard-1", "tok") == {"done": True}
+
+
+def test_cookies_set_by_upstream_are_never_kept(client, mock):
+    # The session is shared by every account: a cookie kept from one call would ride along with the next.
+    mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1}, headers={"Set-Cookie": "NID=secret; Path=/"})
+    client.call("countTokens", "tok", {})
+    assert len(client.session.cookies) == 0
+
+
+def test_the_configured_proxy_carries_every_call(upstream):
+    # The origin does not resolve: the call can only succeed through the proxy (the fake reads absolute URLs).
+    token = access_token(upstream)
+    settings = Settings.from_env(
+        {"GATEWAY_UPSTREAM_URLS": "http://upstream.invalid", "GATEWAY_UPSTREAM_PROXY": upstream.url}
+    )
+    answer = UpstreamClient(settings).call("countTokens", token, {"request": {"contents": []}})
+    assert answer.json() == {"totalTokens": 0}
+    assert upstream.calls_to("countTokens")[0].headers["Host"] == "upstream.invalid"
+
+
+def test_no_proxy_origins_are_reached_directly(upstream):
+    token = access_token(upstream)
+    settings = Settings.from_env(
+        {"GATEWAY_UPSTREAM_URLS": upstream.url, "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": "127.0.0.1"}
+    )
+    assert UpstreamClient(settings).call("countTokens", token, {}).json() == {"totalTokens": 0}
+
+
+def access_token(fake) -> str:
+    """A live token for a new account of the fake."""
+    fake.add_account("rt-a", "a@example.com")
+    grant = requests.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": "rt-a"}, timeout=5)
+    return grant.json()["access_token"]

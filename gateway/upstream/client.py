@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+from http.cookiejar import DefaultCookiePolicy
+
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 
 from ..config import Settings, bypasses_proxy
 from ..errors import dumps
+from .envelope import USER_AGENT
 from .errors import TransportFailed, UpstreamError, classify
 
 CONNECT_TIMEOUT = 10
@@ -21,6 +26,8 @@ def new_session() -> requests.Session:
     """A session that never consults the environment per call (trust_env costs ~40% of a relay's CPU)."""
     session = requests.Session()
     session.trust_env = False
+    # One session serves every account: a cookie set for one must never ride along with another's calls.
+    session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -33,16 +40,10 @@ class UpstreamClient:
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self.session = session or new_session()
         self.origins = settings.upstream_urls
-        proxies = {
+        self.proxies = {
             origin: {} if bypasses_proxy(origin, settings.no_proxy) else dict(settings.upstream_proxies)
             for origin in self.origins
         }
-        # The usual case, one proxy setting for every origin, lives on the session: requests then skips
-        # merging a per-call proxies mapping (a measurable share of each call's CPU).
-        if len({tuple(sorted(p.items())) for p in proxies.values()}) <= 1:
-            self.session.proxies = next(iter(proxies.values()), {})
-            proxies = dict.fromkeys(self.origins)
-        self.proxies: dict[str, dict | None] = proxies
 
     def call(self, method: str, token: str, body: dict, stream: bool = False) -> requests.Response:
         """A 2xx response (streaming when asked), or the classified UpstreamError of the last origin."""
@@ -54,17 +55,11 @@ class UpstreamClient:
         return self._send("GET", f"/v1internal/{name}", token, None, False).json()
 
     def _send(self, verb: str, path: str, token: str, data: bytes | None, stream: bool) -> requests.Response:
-        headers = {"Authorization": f"Bearer {token}", "User-Agent": "antigravity"}
-        if data is not None:
-            headers["Content-Type"] = "application/json"
         failure: UpstreamError = TransportFailed("No upstream origin configured.")
         for origin in self.origins:
             try:
-                response = self.session.request(
-                    verb,
-                    origin + path,
-                    data=data,
-                    headers=headers,
+                response = self.session.send(
+                    _prepared(verb, origin + path, token, data),
                     stream=stream,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     proxies=self.proxies[origin],
@@ -83,3 +78,36 @@ class UpstreamClient:
             if not (response.status_code in (404, 408) or response.status_code >= 500):
                 break
         raise failure
+
+
+def _prepared(verb: str, url: str, token: str, data: bytes | None) -> requests.PreparedRequest:
+    """The request as `Session.request` would prepare it, without redoing per call what never changes.
+
+    Preparing re-parses the URL and merges session headers, cookies and settings: a tenth of a millisecond,
+    about a tenth of a relayed request's CPU. Our URLs are fixed (checked at start), our headers known.
+    """
+    request = requests.PreparedRequest()
+    request.method, request.url, request.body = verb, _checked_url(url), data
+    request.headers = CaseInsensitiveDict(
+        {
+            "Authorization": f"Bearer {token}",
+            "User-Agent": USER_AGENT,
+            # Google compresses when asked; events must arrive as written, the moment they are written.
+            "Accept-Encoding": "identity",
+            "Accept": "*/*",
+            "Connection": "keep-alive",
+        }
+    )
+    if data is not None:
+        request.headers["Content-Type"] = "application/json"
+        request.headers["Content-Length"] = str(len(data))
+    request.hooks = {"response": []}
+    return request
+
+
+@functools.lru_cache(maxsize=64)
+def _checked_url(url: str) -> str:
+    """The URL as requests normalises it (done once per distinct URL)."""
+    request = requests.PreparedRequest()
+    request.prepare_url(url, None)
+    return request.url

@@ -1,0 +1,94 @@
+"""The issue's goals (gateway against the bare relay of the same run), and checks that the harness is sound."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+FAKE_BUSY_MAX = 50.0  # % of the fake's one core: above it, the fake could be what limits a relay
+LOADGEN_BUSY_MAX = 80.0  # % of one core for wrk or the streaming client
+OTHER_BUSY_MAX = 10.0  # % of a core used outside the run (a shared machine) or stolen by the hypervisor
+
+
+@dataclass
+class Verdict:
+    """One goal or check: what was measured, against what, and whether it passed."""
+
+    name: str
+    value: float
+    target: str
+    passed: bool
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b, infinite when b is zero."""
+    return a / b if b else math.inf
+
+
+def s1_goals(s1: dict) -> list[Verdict]:
+    """Throughput >= 1.0x and CPU per request <= 1.25x the bare relay's, at 1 and 32 connections."""
+    verdicts = []
+    for c in (1, 32):
+        gateway, bare = s1[f"gateway/c{c}"], s1[f"bare/c{c}"]
+        r = _ratio(gateway["rps"], bare["rps"])
+        verdicts.append(Verdict(f"S1 c={c} throughput, x bare", r, ">= 1.0", r >= 1.0))
+        r = _ratio(gateway["cpu_ms_per_request"], bare["cpu_ms_per_request"])
+        verdicts.append(Verdict(f"S1 c={c} CPU per request, x bare", r, "<= 1.25", r <= 1.25))
+    return verdicts
+
+
+def added(s2: dict, system: str, key: str) -> float:
+    """What `system` adds to the fake-direct value of `key` in S2 (ms)."""
+    return s2[system][key] - s2["direct"][key]
+
+
+def s2_goals(s2: dict) -> list[Verdict]:
+    """Added time to first event <= 1.5x the bare relay's; added per-event delay p50 <= 1 ms."""
+    r = _ratio(added(s2, "gateway", "first_event_p50_ms"), added(s2, "bare", "first_event_p50_ms"))
+    delay = added(s2, "gateway", "event_delay_p50_ms")
+    return [
+        Verdict("S2 added time to first event, x bare", r, "<= 1.5", r <= 1.5),
+        Verdict("S2 added per-event delay p50, ms", delay, "<= 1", delay <= 1),
+    ]
+
+
+def s3_goals(s3: dict, top: int) -> list[Verdict]:
+    """At the top level: no errors, first event p99 <= 1 s, delay p99 <= 2x and peak RSS <= 1.3x the bare's."""
+    gateway, bare = s3[f"gateway/{top}"], s3[f"bare/{top}"]
+    delay = _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
+    rss = _ratio(gateway["peak_rss_mib"], bare["peak_rss_mib"])
+    return [
+        Verdict(f"S3 {top} streams: errors", gateway["errors"], "0", gateway["errors"] == 0),
+        Verdict(
+            f"S3 {top} streams: first event p99, ms",
+            gateway["first_event_p99_ms"],
+            "<= 1000",
+            gateway["first_event_p99_ms"] <= 1000,
+        ),
+        Verdict(f"S3 {top} streams: event delay p99, x bare", delay, "<= 2", delay <= 2),
+        Verdict(f"S3 {top} streams: peak RSS, x bare", rss, "<= 1.3", rss <= 1.3),
+    ]
+
+
+def checks(s1: dict | None, s2: dict | None, s3: dict | None) -> list[Verdict]:
+    """The harness measured the relays, not itself: the fake, the load generators and the machine had room."""
+    verdicts = []
+    for name, results in (("S1", s1), ("S2", s2), ("S3", s3)):
+        if not results:
+            continue
+        relays = [v for k, v in results.items() if k.split("/")[0] in ("bare", "gateway")]
+        errors = sum(v["errors"] for v in results.values())
+        verdicts.append(Verdict(f"{name} errors, every system", errors, "0", errors == 0))
+        for key, what, limit in (
+            ("fake_busy_pct", "fake upstream busy (bare, gateway), % of its core", FAKE_BUSY_MAX),
+            ("loadgen_busy_pct", "load generator busy (bare, gateway), % of a core", LOADGEN_BUSY_MAX),
+            ("other_busy_pct", "other processes on the machine, % of a core", OTHER_BUSY_MAX),
+            ("steal_pct", "CPU stolen by the hypervisor, % of a core", OTHER_BUSY_MAX),
+        ):
+            rows = relays if key in ("fake_busy_pct", "loadgen_busy_pct") else list(results.values())
+            busiest = max(v[key] for v in rows)
+            verdicts.append(Verdict(f"{name} {what}", busiest, f"<= {limit:g}", busiest <= limit))
+    if s1:
+        headroom = _ratio(s1["direct/c32"]["rps"], max(s1[f"{k}/c32"]["rps"] for k in ("bare", "gateway")))
+        verdicts.append(Verdict("S1 fake alone vs the faster relay, req/s ratio", headroom, ">= 2", headroom >= 2))
+    return verdicts

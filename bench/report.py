@@ -1,0 +1,102 @@
+"""The printed report: one table per scenario, then the goals and the harness checks."""
+
+from __future__ import annotations
+
+from .goals import Verdict, added
+
+LOAD_HEADER = ["fake %", "loadgen %", "other %"]  # how busy each kept a core while the row was measured
+
+
+def _load(row: dict) -> list[str]:
+    """The fake's, the load generator's and everyone else's CPU during a measurement, in % of a core."""
+    return [f"{row[key]:.0f}" for key in ("fake_busy_pct", "loadgen_busy_pct", "other_busy_pct")]
+
+
+def _table(title: str, header: list[str], rows: list[list[str]], align: str = "") -> list[str]:
+    """Columns as wide as their widest cell; `align` is "l" or "r" per column (default: first l, others r)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    lines = [title]
+    for row in [header, *rows]:
+        cells = [c.ljust(w) if a == "l" else c.rjust(w) for c, w, a in zip(row, widths, align, strict=True)]
+        lines.append("  ".join(cells).rstrip())
+    return [*lines, ""]
+
+
+def s1_table(s1: dict) -> list[str]:
+    """S1: rate, latency, CPU per request of the system and of the fake, and how busy everyone kept a core."""
+    header = [
+        "system/conns",
+        "req/s",
+        "p50 ms",
+        "p99 ms",
+        "CPU ms/req",
+        "fake CPU ms/req",
+        *LOAD_HEADER,
+        "errors",
+    ]
+    rows = [
+        [
+            key,
+            f"{v['rps']:.0f}",
+            f"{v['p50_ms']:.2f}",
+            f"{v['p99_ms']:.2f}",
+            f"{v['cpu_ms_per_request']:.3f}",
+            f"{v['fake_cpu_ms_per_request']:.3f}",
+            *_load(v),
+            str(v["errors"]),
+        ]
+        for key, v in s1.items()
+    ]
+    return _table("S1 non-stream generateContent (wrk; CPU from /proc; direct = the fake alone)", header, rows)
+
+
+def s2_table(s2: dict) -> list[str]:
+    """S2: time to first event and per-event delay, absolute and added to the fake's own."""
+    header = ["system", "first event p50 ms", "added ms", "event delay p50 ms", "added ms", "p99 ms", "errors"]
+    rows = [
+        [
+            name,
+            f"{v['first_event_p50_ms']:.2f}",
+            f"{added(s2, name, 'first_event_p50_ms'):.2f}",
+            f"{v['event_delay_p50_ms']:.2f}",
+            f"{added(s2, name, 'event_delay_p50_ms'):.2f}",
+            f"{v['event_delay_p99_ms']:.2f}",
+            str(v["errors"]),
+        ]
+        for name, v in s2.items()
+    ]
+    return _table("S2 streamGenerateContent?alt=sse, 20 events 20 ms apart, one stream at a time", header, rows)
+
+
+def s3_table(s3: dict, events: int, rate: float) -> list[str]:
+    """S3: errors, first-event and per-event p99, memory, and how busy the fake and the client were."""
+    header = [
+        "system/streams",
+        "errors",
+        "first p99 ms",
+        "delay p50 ms",
+        "delay p99 ms",
+        "peak RSS MiB",
+        *LOAD_HEADER,
+    ]
+    rows = [
+        [
+            key,
+            str(v["errors"]),
+            f"{v['first_event_p99_ms']:.1f}",
+            f"{v['event_delay_p50_ms']:.2f}",
+            f"{v['event_delay_p99_ms']:.1f}",
+            f"{v['peak_rss_mib']:.0f}",
+            *_load(v),
+        ]
+        for key, v in s3.items()
+    ]
+    title = f"S3 concurrent slow streams ({events} events 1 s apart, opened {rate:g}/s)"
+    return _table(title, header, rows)
+
+
+def verdict_table(title: str, verdicts: list[Verdict]) -> list[str]:
+    """PASS/MISS, what, measured, target."""
+    rows = [["PASS" if v.passed else "MISS", v.name, f"{v.value:.2f}", v.target] for v in verdicts]
+    return _table(title, ["", "", "measured", "target"], rows, align="llrl")

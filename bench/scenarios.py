@@ -1,0 +1,96 @@
+"""S1, S2 and S3: the same load on every system of a lineup, measured from the client and from /proc."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+import gevent
+
+from .load import script, wrk
+from .procs import Tree
+from .streams import HEADERS, body, many, stream, summary
+from .systems import Lineup, System
+
+S1_EVENTS = 2  # a short answer: the cost per request, not per event
+S2_EVENTS, S2_INTERVAL_MS = 20, 20
+S3_INTERVAL_MS = 1000
+BUSY = ("fake_busy_pct", "loadgen_busy_pct", "other_busy_pct", "steal_pct")
+
+
+def s1(lineup: Lineup, seconds: float, rounds: int) -> dict[str, dict]:
+    """Non-stream generateContent with wrk at 1 and 32 connections; rounds alternate between systems."""
+    lua = script(body(S1_EVENTS, 0), HEADERS, lineup.workdir)
+    for system in lineup.systems:  # warm-up: connections, pools, lazy imports
+        wrk(system.url + system.generate_path, lua, 8, 1)
+    runs: dict[str, list[dict]] = defaultdict(list)
+    for _ in range(rounds):  # alternating: a drift of the machine hits every system alike
+        for system in lineup.systems:
+            for connections in (1, 32):
+                runs[f"{system.name}/c{connections}"].append(_wrk_run(lineup, system, lua, connections, seconds))
+    return {key: _combine(samples) for key, samples in runs.items()}
+
+
+def _wrk_run(lineup: Lineup, system: System, lua: Path, connections: int, seconds: float) -> dict:
+    """One wrk run, with the CPU everyone spent during it."""
+    meter = lineup.meter()
+    run = wrk(system.url + system.generate_path, lua, connections, seconds)
+    return {**run, **meter.stop(system.name)}
+
+
+def _combine(runs: list[dict]) -> dict:
+    """Medians of the rounds for rate and latency; CPU per request over all of them; the busiest round's load."""
+    requests = sum(r["requests"] for r in runs)
+    return {
+        "rps": statistics.median(r["rps"] for r in runs),
+        "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+        "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+        "requests": requests,
+        "errors": sum(r["errors"] for r in runs),
+        "cpu_ms_per_request": sum(r["cpu_s"] for r in runs) / requests * 1000,
+        "fake_cpu_ms_per_request": sum(r["fake_cpu_s"] for r in runs) / requests * 1000,
+        **{key: max(r[key] for r in runs) for key in BUSY},
+        "rounds": runs,
+    }
+
+
+def s2(lineup: Lineup, count: int) -> dict[str, dict]:
+    """One stream at a time, 20 events 20 ms apart; systems take turns stream by stream."""
+    payload = body(S2_EVENTS, S2_INTERVAL_MS)
+    for system in lineup.systems:
+        stream(system.port, system.stream_path, payload, S2_EVENTS)
+    results: dict[str, list] = defaultdict(list)
+    meter = lineup.meter()
+    for _ in range(count):
+        for system in lineup.systems:
+            results[system.name].append(stream(system.port, system.stream_path, payload, S2_EVENTS))
+    load = {key: value for key, value in meter.stop("direct").items() if key in BUSY}
+    return {name: {**summary(streams), **load} for name, streams in results.items()}
+
+
+def s3(lineup: Lineup, levels: list[int], events: int, rate: float) -> dict[str, dict]:
+    """Many slow streams at once (events a second apart, opened `rate` a second): errors, delays, memory."""
+    payload, results = body(events, S3_INTERVAL_MS), {}
+    for level in levels:
+        for system in lineup.systems:
+            results[f"{system.name}/{level}"] = _slow_streams(lineup, system, payload, events, level, rate)
+            gevent.sleep(1)  # let closed connections drain before the next system
+    return results
+
+
+def _slow_streams(lineup: Lineup, system: System, payload: str, events: int, count: int, rate: float) -> dict:
+    """`count` concurrent streams on one system, with its peak memory and everyone's CPU while they ran."""
+    meter = lineup.meter()
+    peak = [system.tree.rss_mib()]
+    sampler = gevent.spawn(_sample_rss, system.tree, peak)
+    streams = many(system.port, system.stream_path, payload, events, count, rate, limit=events + 30)
+    sampler.kill()
+    return {**summary(streams), "rss_before_mib": peak[0], "peak_rss_mib": max(peak), **meter.stop(system.name)}
+
+
+def _sample_rss(tree: Tree, peak: list[float], every: float = 0.2) -> None:
+    """Append the tree's memory to `peak` every `every` seconds until killed."""
+    while True:
+        gevent.sleep(every)
+        peak.append(tree.rss_mib())

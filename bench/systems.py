@@ -1,0 +1,209 @@
+"""The processes of a run: the fake upstream, and nginx, the bare relay and the gateway in front of it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import ExitStack
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from .meter import Meter
+from .procs import Tree
+from .streams import API_KEY, body, stream
+
+ROOT = Path(__file__).resolve().parent.parent
+UPSTREAM_PATH = "/v1internal:streamGenerateContent"
+GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:"
+CONF = "gunicorn.conf.py"  # the gateway's own settings, for the bare relay too: the comparison is fair
+NGINX_CONF = """
+{user}pid {dir}/nginx.pid;
+error_log {dir}/nginx-error.log;
+worker_processes 2;
+events {{ worker_connections 8192; }}
+http {{
+    access_log off;
+    client_body_temp_path {dir}/body;
+    proxy_temp_path {dir}/proxy;
+    upstream fake {{ server 127.0.0.1:{upstream}; keepalive 64; }}
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{
+            proxy_pass http://fake{path}?alt=sse;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_buffering off;
+        }}
+    }}
+}}
+"""
+
+
+@dataclass
+class System:
+    """A started server: where it listens, which paths it serves, and the process tree that is measured."""
+
+    name: str
+    port: int
+    process: subprocess.Popen
+    generate_path: str  # non-stream
+    stream_path: str  # streamGenerateContent?alt=sse
+    log: Path
+    processes: int  # once ready: a master and 2 workers, or the fake's one process
+
+    def __post_init__(self) -> None:
+        _wait_for_port(self.port, self.process, self.log)
+        self.tree = Tree(self.process.pid)
+
+    @property
+    def url(self) -> str:
+        """http://127.0.0.1:<port>"""
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_ready(self, seconds: float = 30) -> None:
+        """Wait until all its workers run and it answers a short stream correctly."""
+        deadline = time.monotonic() + seconds
+        while len(self.tree.refresh()) < self.processes:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} has not started its workers; see {self.log}")
+            time.sleep(0.2)
+        while (result := stream(self.port, self.stream_path, body(2, 0), 2)).error:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} does not answer ({result.error}); see {self.log}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """Ask it to stop, then make sure."""
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for_port(port: int, process: subprocess.Popen, log: Path, seconds: float = 30) -> None:
+    """Return once something accepts connections on `port`; fail if the process dies or takes too long."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[0]} exited with {process.returncode}; see {log}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on {port} after {seconds} s; see {log}")
+
+
+def _spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen:
+    """A child process with its output in `log`."""
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
+
+
+def fake_upstream(workdir: Path) -> System:
+    """The fake Cloud Code (bench/upstream.py), reached directly: the floor of the harness itself."""
+    port, log = free_port(), workdir / "upstream.log"
+    process = _spawn([sys.executable, "-m", "bench.upstream", "--port", str(port)], log)
+    return System("direct", port, process, UPSTREAM_PATH, UPSTREAM_PATH + "?alt=sse", log, 1)
+
+
+def nginx(workdir: Path, upstream_port: int) -> System:
+    """nginx `proxy_pass` to the fake, 2 workers, no buffering: the floor of any relay."""
+    port, folder = free_port(), workdir / "nginx"
+    folder.mkdir()
+    user = "user root;\n" if os.geteuid() == 0 else ""  # else workers run as nobody and cannot use `folder`
+    config = folder / "nginx.conf"
+    config.write_text(NGINX_CONF.format(user=user, dir=folder, upstream=upstream_port, port=port, path=UPSTREAM_PATH))
+    log = workdir / "nginx.log"
+    process = _spawn(["nginx", "-c", str(config), "-p", str(folder), "-g", "daemon off;"], log)
+    return System("nginx", port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3)
+
+
+def _gunicorn(name: str, workdir: Path, conf: str, env: dict[str, str], *app: str) -> System:
+    """A gunicorn master with the gateway's settings (`conf`: gevent, worker_connections), 2 workers."""
+    port, log = free_port(), workdir / f"{name}.log"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and "PROXY" not in k.upper()}
+    env = {**clean, **env, "GATEWAY_BIND": f"127.0.0.1:{port}", "GATEWAY_WORKERS": "2"}
+    process = _spawn([sys.executable, "-m", "gunicorn", "-c", conf, *app], log, env)
+    return System(name, port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3)
+
+
+def bare_relay(workdir: Path, upstream_port: int, conf: str = CONF) -> System:
+    """bench/bare_relay.py under gunicorn: the stack without the gateway's logic."""
+    env = {"BENCH_UPSTREAM": f"http://127.0.0.1:{upstream_port}"}
+    return _gunicorn("bare", workdir, conf, env, "bench.bare_relay:create_app()")
+
+
+def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4) -> System:
+    """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run."""
+    from gateway.accounts.store import Store
+
+    data = workdir / "gateway-data"
+    data.mkdir()
+    store = Store(data / "gateway.db")
+    for n in range(accounts):  # a live token far from expiry: no OAuth traffic during the run
+        store.upsert(
+            f"bench{n}@example.com", f"rt-{n}", project="p", access_token="tok", token_expiry=time.time() + 86400
+        )
+    origin = f"http://127.0.0.1:{upstream_port}"
+    env = {
+        "GATEWAY_DATA_DIR": str(data),
+        "GATEWAY_UPSTREAM_URLS": origin,
+        "GATEWAY_OAUTH_TOKEN_URL": origin + "/token",
+        "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
+        "GATEWAY_API_KEY": API_KEY,
+    }
+    return _gunicorn("gateway", workdir, conf, env)
+
+
+def _stream_path() -> str:
+    return GEMINI_PATH + "streamGenerateContent?alt=sse"
+
+
+@dataclass
+class Lineup:
+    """The fake upstream and the relays in front of it, all running for the whole run."""
+
+    fake: System
+    relays: list[System]  # nginx, bare, gateway
+    workdir: Path
+
+    @classmethod
+    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF) -> Lineup:
+        """Start everything; `running` stops it all when it closes."""
+        fake = fake_upstream(workdir)
+        running.callback(fake.stop)
+        relays = []
+        for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf)):
+            relays.append(starter(workdir, fake.port))
+            running.callback(relays[-1].stop)
+        lineup = cls(fake, relays, workdir)
+        lineup.probe()
+        return lineup
+
+    @property
+    def systems(self) -> list[System]:
+        """Every system a client can load: the fake alone ("direct") first, then the relays."""
+        return [self.fake, *self.relays]
+
+    def meter(self) -> Meter:
+        """Start counting CPU for every system of the lineup."""
+        return Meter({system.name: system.tree for system in self.systems})
+
+    def probe(self) -> None:
+        """Wait until every system is ready."""
+        for system in self.systems:
+            system.wait_ready()
