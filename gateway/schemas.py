@@ -7,25 +7,131 @@ accepts both casings and numeric enums), so nothing the gateway does not underst
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
-from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
 
 from .errors import GatewayError
 
 MAX_DEPTH = 100  # Google's own proto parser gives up deeper than this
 
 
-class EnumValue(fields.Field):
-    """A proto enum: its name (google-genai) or its number (google-generativeai)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise ValidationError("Not a valid enum value: expected a name or a number.")
-        return value
+Check = Callable[[object], list[str] | dict | None]  # a value's errors (None: valid), as marshmallow shapes them
 
 
 def _snake(camel: str) -> str:
     return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def json_type(name: str, *types: type) -> Check:
+    """A value of one of these JSON types (a boolean is never a number)."""
+    accepts_bool = bool in types
+
+    def check(value: object) -> list[str] | None:
+        if isinstance(value, types) and (accepts_bool or not isinstance(value, bool)):
+            return None
+        return [f"Not a valid {name}."]
+
+    return check
+
+
+STRING = json_type("string", str)
+BOOLEAN = json_type("boolean", bool)
+NUMBER = json_type("number", int, float)
+INTEGER = json_type("integer", int)
+OBJECT = json_type("object", dict)
+ENUM = json_type("enum value: expected a name or a number", str, int)  # names (google-genai), numbers (-generativeai)
+
+
+def one_of(*choices: str) -> Check:
+    def check(value: object) -> list[str] | None:
+        return None if value in choices else [f"Must be one of: {', '.join(choices)}."]
+
+    return check
+
+
+def list_of(item: Check, min_length: int = 0) -> Check:
+    """A list whose items pass `item`; errors keyed by index, as marshmallow's List reports them."""
+
+    def check(value: object) -> list[str] | dict | None:
+        if not isinstance(value, list):
+            return ["Not a valid list."]
+        if len(value) < min_length:
+            return [f"Shorter than minimum length {min_length}."]
+        errors = {}
+        for index, element in enumerate(value):
+            if (error := item(element)) is not None:
+                errors[index] = error
+        return errors or None
+
+    return check
+
+
+def members(table: dict[str, Check], required: tuple[str, ...] = ()) -> Check:
+    """An object whose known members (camelCase or snake_case) pass their checks; unknown members pass.
+
+    One loop per object: a nested marshmallow schema costs ~25 µs per object, so a 40-turn chat took
+    0.4 ms to check.
+    """
+    checks = tuple((name, _snake(name), check) for name, check in table.items())
+
+    def check(value: object) -> list[str] | dict | None:
+        if not isinstance(value, dict):
+            return ["Not a valid object."]
+        errors = {}
+        for name, snake, member_check in checks:
+            member = value.get(name, value.get(snake))
+            if member is None:
+                if name in required:
+                    errors[name] = ["Missing data for required field."]
+            elif (error := member_check(member)) is not None:
+                errors[name] = error
+        return errors or None
+
+    return check
+
+
+PART = members(
+    {
+        "text": STRING,
+        "thought": BOOLEAN,
+        "thoughtSignature": STRING,
+        "inlineData": OBJECT,
+        "fileData": OBJECT,
+        "functionCall": OBJECT,
+        "functionResponse": OBJECT,
+    }
+)
+CONTENT = members({"role": one_of("user", "model"), "parts": list_of(PART)}, required=("parts",))
+SYSTEM_INSTRUCTION = members({"role": STRING, "parts": list_of(PART)})  # google-genai sends role "user"
+SAFETY_SETTING = members({"category": ENUM, "threshold": ENUM}, required=("category", "threshold"))
+GENERATION_CONFIG = members(
+    {
+        "temperature": NUMBER,
+        "topP": NUMBER,
+        "topK": NUMBER,
+        "candidateCount": INTEGER,
+        "maxOutputTokens": INTEGER,
+        "stopSequences": list_of(STRING),
+        "responseMimeType": STRING,
+        "responseModalities": list_of(ENUM),
+        "thinkingConfig": OBJECT,
+    }
+)
+
+
+class Checked(fields.Field):
+    """A marshmallow field that runs a check: the schema reads the body's members, the checks their content."""
+
+    def __init__(self, check: Check, **kwargs) -> None:
+        kwargs.setdefault("allow_none", not kwargs.get("required"))  # proto3 JSON reads null as the default
+        super().__init__(**kwargs)
+        self.check = check
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if (errors := self.check(value)) is not None:
+            raise ValidationError(errors)
+        return value
 
 
 class Lenient(Schema):
@@ -50,80 +156,19 @@ class Lenient(Schema):
         return renamed
 
 
-class Parts(fields.Field):
-    """A content's parts: objects whose known members have the right JSON types.
-
-    Checked in one loop instead of a nested schema per part: parts are the bulk of every request.
-    """
-
-    KINDS = {
-        "text": str,
-        "thought": bool,
-        "thoughtSignature": str,
-        "inlineData": dict,
-        "fileData": dict,
-        "functionCall": dict,
-        "functionResponse": dict,
-    }
-    NAMES = {"text": "string", "thought": "boolean", "thoughtSignature": "string"}
-    CHECKS = tuple((name, _snake(name), kind) for name, kind in KINDS.items())
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, list):
-            raise ValidationError("Not a valid list.")
-        errors: dict = {}
-        for index, part in enumerate(value):
-            if not isinstance(part, dict):
-                errors[index] = ["Not a valid object."]
-                continue
-            for name, snake, kind in self.CHECKS:
-                member = part.get(name, part.get(snake))
-                if member is not None and not isinstance(member, kind):
-                    errors.setdefault(index, {})[name] = [f"Not a valid {self.NAMES.get(name, 'object')}."]
-        if errors:
-            raise ValidationError(errors)
-        return value
-
-
-class Content(Lenient):
-    role = fields.String(validate=validate.OneOf(["user", "model"]))
-    parts = Parts(required=True)
-
-
-class SystemInstruction(Content):
-    role = fields.String()  # google-genai sends "user"; Google ignores it here
-
-
-class SafetySetting(Lenient):
-    category = EnumValue(required=True)
-    threshold = EnumValue(required=True)
-
-
-class GenerationConfig(Lenient):
-    temperature = fields.Float()
-    topP = fields.Float()
-    topK = fields.Float()
-    candidateCount = fields.Integer(strict=True)
-    maxOutputTokens = fields.Integer(strict=True)
-    stopSequences = fields.List(fields.String())
-    responseMimeType = fields.String()
-    responseModalities = fields.List(EnumValue())
-    thinkingConfig = fields.Dict()
-
-
 class GenerateRequest(Lenient):
-    contents = fields.List(fields.Nested(Content), required=True, validate=validate.Length(min=1))
-    systemInstruction = fields.Nested(SystemInstruction)
-    generationConfig = fields.Nested(GenerationConfig)
-    safetySettings = fields.List(fields.Nested(SafetySetting))
-    tools = fields.List(fields.Dict())
-    toolConfig = fields.Dict()
-    cachedContent = fields.String()
+    contents = Checked(list_of(CONTENT, min_length=1), required=True)
+    systemInstruction = Checked(SYSTEM_INSTRUCTION)
+    generationConfig = Checked(GENERATION_CONFIG)
+    safetySettings = Checked(list_of(SAFETY_SETTING))
+    tools = Checked(list_of(OBJECT))
+    toolConfig = Checked(OBJECT)
+    cachedContent = Checked(STRING)
 
 
 class CountTokensRequest(Lenient):
-    contents = fields.List(fields.Nested(Content))
-    generateContentRequest = fields.Nested(GenerateRequest)
+    contents = Checked(list_of(CONTENT))
+    generateContentRequest = fields.Nested(GenerateRequest, allow_none=True)
 
 
 SCHEMAS = {"generate": GenerateRequest(), "countTokens": CountTokensRequest()}
@@ -143,7 +188,8 @@ def parse_json(raw: bytes) -> dict:
         raise invalid(f"Invalid JSON payload received. {exc}.") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
-    if _depth_exceeds(body, MAX_DEPTH):
+    # Nesting can only pass the limit if there are more brackets than that: most bodies skip the walk.
+    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth_exceeds(body, MAX_DEPTH):
         raise invalid(f"The request body nests deeper than {MAX_DEPTH} levels.")
     return body
 
@@ -152,7 +198,7 @@ def validate_body(kind: str, body: dict) -> dict:
     """Check a body against its schema; a 400 INVALID_ARGUMENT names every offending field."""
     schema = SCHEMAS[kind]
     errors = schema.validate(body)
-    if kind == "countTokens" and not errors and "contents" not in body and "generateContentRequest" not in body:
+    if kind == "countTokens" and not errors and body.get("contents", body.get("generateContentRequest")) is None:
         errors = {"contents": ["Either contents or generateContentRequest is required."]}
     if errors:
         raise invalid("Invalid request: " + "; ".join(_flatten(errors)))
