@@ -13,14 +13,14 @@ PUBLIC_PATHS = frozenset({"/healthz", "/health"})
 
 def presented_keys() -> list[str]:
     """Every key the client sent: Authorization (Bearer or bare), x-api-key, x-goog-api-key, ?key=."""
-    keys = []
-    authorization = request.headers.get("Authorization", "")
+    environ = request.environ  # read directly: werkzeug's header view re-spells the name on every lookup
+    keys = [environ.get("HTTP_X_GOOG_API_KEY", ""), environ.get("HTTP_X_API_KEY", "")]
+    authorization = environ.get("HTTP_AUTHORIZATION", "")
     if authorization:
         scheme, _, token = authorization.partition(" ")
         keys.append(token.strip() if scheme.lower() == "bearer" else authorization.strip())
-    keys.append(request.headers.get("x-api-key", ""))
-    keys.append(request.headers.get("x-goog-api-key", ""))
-    keys.append(request.args.get("key", ""))
+    if "key=" in environ.get("QUERY_STRING", ""):
+        keys.append(request.args.get("key", ""))
     return [key for key in keys if key]
 
 

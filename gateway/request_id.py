@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import os
 import re
-import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -16,8 +16,8 @@ def current() -> str:
 
 
 def _assign() -> None:
-    offered = request.headers.get(HEADER, "")
-    g.request_id = offered if SAFE.fullmatch(offered) else uuid.uuid4().hex
+    offered = request.environ.get("HTTP_X_REQUEST_ID", "")
+    g.request_id = offered if offered and SAFE.fullmatch(offered) else os.urandom(16).hex()
 
 
 def _echo(response: Response) -> Response:
