@@ -5,6 +5,7 @@ Never a token, a key or prompt text: only ids, counts, statuses and times.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import time
@@ -91,7 +92,8 @@ def _start() -> None:
 def _end(response: Response) -> Response:
     trace: Trace | None = g.get("trace")
     if trace is not None and not trace.deferred:
-        trace.finish(response.status_code)
+        # Told once the last byte is sent (WSGI close): the client never waits for the log line and metrics.
+        response.call_on_close(functools.partial(trace.finish, response.status_code))
     return response
 
 
