@@ -85,10 +85,13 @@ def test_operations_are_polled_with_get(client, mock):
     assert client.get_operation("operations/onboard-1", "tok") == {"done": True}
 
 
-def test_cookies_set_by_upstream_are_never_kept(client, mock):
-    # The session is shared by every account: a cookie kept from one call would ride along with the next.
-    mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1}, headers={"Set-Cookie": "NID=secret; Path=/"})
+def test_the_shared_session_keeps_no_cookie(client, mock):
+    # One session serves every account, for API and OAuth calls: a cookie kept from one would ride along.
+    cookie = {"Set-Cookie": "NID=secret; Path=/"}
+    mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1}, headers=cookie)
+    mock.post(A + "/token", json={"access_token": "t"}, headers=cookie)
     client.call("countTokens", "tok", {})
+    client.session.post(A + "/token", data={"grant_type": "refresh_token"})
     assert len(client.session.cookies) == 0
 
 
@@ -116,3 +119,13 @@ def access_token(fake) -> str:
     fake.add_account("rt-a", "a@example.com")
     grant = requests.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": "rt-a"}, timeout=5)
     return grant.json()["access_token"]
+
+
+def test_a_redirect_is_never_followed_and_counts_as_an_outage(client, mock):
+    # Following it would hand the account's bearer token to whatever answered.
+    mock.post(A + "/v1internal:countTokens", status=302, headers={"Location": "https://evil.example/"})
+    mock.post(B + "/v1internal:countTokens", status=307, headers={"Location": "https://evil.example/"})
+    with pytest.raises(TransportFailed, match="redirect") as caught:
+        client.call("countTokens", "tok", {})
+    assert caught.value.code == 502
+    assert [call.request.url for call in mock.calls] == [A + "/v1internal:countTokens", B + "/v1internal:countTokens"]

@@ -58,10 +58,14 @@ class UpstreamClient:
         failure: UpstreamError = TransportFailed("No upstream origin configured.")
         for origin in self.origins:
             try:
-                response = self.session.send(
+                # Straight to the transport adapter: Session.send would add redirect following, cookie
+                # extraction and hooks, none of which an API call to Google needs (~30 us per call).
+                response = self.session.get_adapter(origin).send(
                     _prepared(verb, origin + path, token, data),
                     stream=stream,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+                    verify=True,
+                    cert=None,
                     proxies=self.proxies[origin],
                 )
             except requests.Timeout:
@@ -70,8 +74,12 @@ class UpstreamClient:
             except requests.RequestException as exc:
                 failure = TransportFailed(f"Upstream unreachable: {type(exc).__name__}.")
                 continue
-            if response.ok:
+            if response.status_code < 300:
                 return response
+            if response.status_code < 400:  # Google's API never redirects: whatever does is not Google
+                response.close()
+                failure = TransportFailed(f"Upstream answered a redirect (HTTP {response.status_code}).")
+                continue
             failure = classify(response.status_code, response.text, response.headers.get("Retry-After"))
             response.close()
             # Antigravity's rule: an origin that is down or does not know the route is skipped.
