@@ -23,11 +23,12 @@ class Services:
         session = new_session()  # one connection pool per worker, for Google's API and its token endpoint
         self.client = UpstreamClient(settings, session)
         self.oauth = OAuth(settings, session)
-        self.store = Store(settings.database)
+        self.records = Store(settings.database)  # account records: this host's SQLite file in every mode
+        self.store = self.records
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
-            self.store = RedisState(settings.redis_url, self.store)
+            self.store = RedisState(settings.redis_url, self.records)
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.relay = Relay(
@@ -41,8 +42,11 @@ class Services:
 
     @property
     def catalog(self) -> Catalog:
-        """The catalog as of the current account list (rebuilt only when that changed)."""
-        self._catalog.refresh(self.store.accounts())
+        """The catalog as of this host's account records (rebuilt only when they changed).
+
+        Read from the records, not the shared state: with Redis that is a round trip per read and a new
+        account list each time, which rebuilt the catalog on every request."""
+        self._catalog.refresh(self.records.accounts())
         return self._catalog
 
 
