@@ -50,6 +50,7 @@ class Settings:
     state_url: str = ""  # "" or sqlite:///path: SQLite only; redis:// or rediss://: shared through Redis
     log_format: str = "json"
     log_accounts: str = "hash"
+    user_agent: str = "antigravity"
 
     @property
     def database(self) -> Path:
@@ -96,6 +97,7 @@ class Settings:
             metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
+            user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
         )
 
 
@@ -114,6 +116,12 @@ def _state_url(url: str) -> str:
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SettingsError(f"GATEWAY_{name} must be one of {', '.join(allowed)}, not {value!r}")
+    return value
+
+
+def _header_value(name: str, value: str) -> str:
+    if not value.isascii() or not value.isprintable():
+        raise SettingsError(f"GATEWAY_{name} must be printable ASCII (it is sent as an HTTP header)")
     return value
 
 

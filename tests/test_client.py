@@ -30,6 +30,7 @@ def test_first_origin_answers(client, mock):
     sent = call.calls[0].request
     assert sent.headers["Authorization"] == "Bearer tok"
     assert sent.headers["Content-Type"] == "application/json"
+    assert sent.headers["User-Agent"] == "antigravity"
     assert sent.headers["Accept-Encoding"] == "identity"  # a compressed stream could not be relayed as it comes
     assert "Cookie" not in sent.headers
     assert sent.body == b'{"request":{}}'
@@ -129,3 +130,11 @@ def test_a_redirect_is_never_followed_and_counts_as_an_outage(client, mock):
         client.call("countTokens", "tok", {})
     assert caught.value.code == 502
     assert [call.request.url for call in mock.calls] == [A + "/v1internal:countTokens", B + "/v1internal:countTokens"]
+
+
+def test_the_user_agent_is_configurable(mock):
+    agent = "antigravity/1.11.5 linux/amd64"
+    settings = Settings.from_env({"GATEWAY_UPSTREAM_URLS": A, "GATEWAY_USER_AGENT": agent})
+    call = mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1})
+    UpstreamClient(settings).call("countTokens", "tok", {})
+    assert call.calls[0].request.headers["User-Agent"] == agent

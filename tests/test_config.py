@@ -58,6 +58,8 @@ def test_values_are_read():
         ("UPSTREAM_URLS", "ftp://x"),
         ("UPSTREAM_URLS", "https://host/v1internal"),
         ("OAUTH_TOKEN_URL", "nope"),
+        ("USER_AGENT", "agent\r\nX-Injected: 1"),
+        ("USER_AGENT", "agent\u00e9"),
     ],
 )
 def test_bad_values_fail_at_start_naming_the_variable(name, value):

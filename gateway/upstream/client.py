@@ -11,7 +11,6 @@ from requests.structures import CaseInsensitiveDict
 
 from ..config import Settings, bypasses_proxy
 from ..errors import dumps
-from .envelope import USER_AGENT
 from .errors import TransportFailed, UpstreamError, classify
 
 CONNECT_TIMEOUT = 10
@@ -40,6 +39,7 @@ class UpstreamClient:
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
         self.session = session or new_session()
         self.origins = settings.upstream_urls
+        self.user_agent = settings.user_agent
         self.proxies = {
             origin: {} if bypasses_proxy(origin, settings.no_proxy) else dict(settings.upstream_proxies)
             for origin in self.origins
@@ -61,7 +61,7 @@ class UpstreamClient:
                 # Straight to the transport adapter: Session.send would add redirect following, cookie
                 # extraction and hooks, none of which an API call to Google needs (~30 us per call).
                 response = self.session.get_adapter(origin).send(
-                    _prepared(verb, origin + path, token, data),
+                    _prepared(verb, origin + path, token, data, self.user_agent),
                     stream=stream,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     verify=True,
@@ -88,7 +88,7 @@ class UpstreamClient:
         raise failure
 
 
-def _prepared(verb: str, url: str, token: str, data: bytes | None) -> requests.PreparedRequest:
+def _prepared(verb: str, url: str, token: str, data: bytes | None, user_agent: str) -> requests.PreparedRequest:
     """The request as `Session.request` would prepare it, without redoing per call what never changes.
 
     Preparing re-parses the URL and merges session headers, cookies and settings: a tenth of a millisecond,
@@ -99,7 +99,7 @@ def _prepared(verb: str, url: str, token: str, data: bytes | None) -> requests.P
     request.headers = CaseInsensitiveDict(
         {
             "Authorization": f"Bearer {token}",
-            "User-Agent": USER_AGENT,
+            "User-Agent": user_agent,
             # Google compresses when asked; events must arrive as written, the moment they are written.
             "Accept-Encoding": "identity",
             "Accept": "*/*",
