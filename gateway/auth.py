@@ -27,7 +27,15 @@ def presented_keys() -> list[str]:
 def check_key() -> None:
     settings = current_app.extensions["gateway"].settings
     mode = settings.auth_mode
-    if mode == "off" or request.method == "OPTIONS":
+    if request.method == "OPTIONS":
+        return
+    if mode == "off":
+        # Browsers add Origin to cross-site calls; no client SDK or curl does. Without a key, any web page
+        # the user visits could otherwise spend the pool's quota through the user's own browser.
+        if request.environ.get("HTTP_ORIGIN"):
+            raise GatewayError(
+                403, "Requests from web pages need an API key: set GATEWAY_API_KEY and GATEWAY_AUTH_MODE."
+            )
         return
     if mode == "all_except_health" and request.path in PUBLIC_PATHS:
         return

@@ -86,3 +86,17 @@ def test_real_gateway_refuses_a_missing_key(served):
     assert response.status_code == 401
     assert response.json()["error"]["status"] == "UNAUTHENTICATED"
     assert served.get("/healthz", key=None).json()["status"] == "ok"
+
+
+def test_without_a_key_web_pages_are_refused(tmp_path):
+    # A page on any site could otherwise make the visitor's browser spend the pool's quota.
+    gateway = client(tmp_path, "off")
+    page = {"Origin": "https://evil.example", "Content-Type": "text/plain"}  # a form-like POST: no preflight
+    refused = gateway.post(GENERATE, data="{}", headers=page)
+    assert refused.status_code == 403 and refused.json["error"]["status"] == "PERMISSION_DENIED"
+    assert gateway.get(MODELS).status_code == 200  # SDKs and curl send no Origin
+
+
+def test_with_a_key_web_pages_are_judged_by_the_key(tmp_path):
+    gateway = client(tmp_path, "strict")
+    assert gateway.get(MODELS, headers={"Origin": "https://app.example", "x-goog-api-key": KEY}).status_code == 200
