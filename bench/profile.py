@@ -37,11 +37,7 @@ def record(system: systems.System, seconds: int, connections: int, events: int, 
     wrk(url, lua, 8, 2)  # warm-up
     command = [PY_SPY, "record", "--pid", str(system.process.pid), "--subprocesses", "--nonblocking"]
     command += ["--rate", "200", "--duration", str(seconds), "--format", "raw", "--output", str(out)]
-    spy = subprocess.Popen(
-        command,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    spy = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(1)  # py-spy attaches
     cpu = system.tree.cpu_seconds()
     run = wrk(url, lua, connections, seconds - 2)
@@ -75,7 +71,7 @@ def _name(frame: str) -> str:
     """`function (path/to/file.py:12)` as `function (file.py)`, with the package path kept short."""
     match = FRAME.match(frame)
     path = match["file"]
-    for marker in ("site-packages/", "/lib/python3", "/work/main/"):
+    for marker in ("site-packages/", "/lib/python3", f"{systems.ROOT}/"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{match['function']} ({path})"
