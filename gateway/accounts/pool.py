@@ -14,6 +14,7 @@ from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
 from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
 from .oauth import InvalidGrant, OAuth, OAuthError
+from .order import Order
 from .project import NoProject, discover
 from .state import PoolState
 from .store import ACCOUNT_WIDE, Account, Snapshot
@@ -63,33 +64,44 @@ class Pool:
         self.client = client
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._turn = itertools.count()
+        self._order, self._ordered = Order(()), ()
 
     def pick(self, model: str, session: str | None, excluded: set[int]) -> tuple[Account, Snapshot]:
         """An enabled account not cooling down for the model (the session's own, else the next in turn),
         with the snapshot it was chosen from."""
         snapshot = self.store.snapshot()
         now = time.time()
-        enabled = [a for a in snapshot.accounts if a.enabled and a.id not in excluded]
+        accounts = snapshot.accounts
+        order = self._order_for(accounts)
+        positions = order.for_session(session) if session else order.round_robin(next(self._turn))
+        spent = None  # ready, but its last quota reading (`gateway accounts quota`) showed the model used up
+        for position in positions:
+            account = accounts[position]
+            if account.id in excluded or snapshot.cooling(account, model, now):
+                continue
+            if _has_quota(account, model, now):
+                return account, snapshot
+            spent = spent or account
+        if spent is not None:
+            return spent, snapshot
+        enabled = [a for a in accounts if a.enabled and a.id not in excluded]
         if not enabled:
             raise no_accounts()
-        ready = [a for a in enabled if not snapshot.cooling(a, model, now)]
-        if not ready:
-            wait = min(snapshot.cooling(a, model, now).until for a in enabled) - now
-            if wait > NEARLY_READY:
-                raise too_many_requests(
-                    f"Every account is cooling down for {model}; the first is ready in {wait:.0f}s.", wait
-                )
-            time.sleep(max(wait, 0))
-            return self.pick(model, session, excluded)
-        return self._choose(ready, model, session, now), snapshot
+        wait = min(snapshot.cooling(a, model, now).until for a in enabled) - now
+        if wait > NEARLY_READY:
+            raise too_many_requests(
+                f"Every account is cooling down for {model}; the first is ready in {wait:.0f}s.", wait
+            )
+        time.sleep(max(wait, 0))
+        return self.pick(model, session, excluded)
 
-    def _choose(self, ready: list[Account], model: str, session: str | None, now: float) -> Account:
-        # Accounts whose last quota reading showed this model used up go last (`gateway accounts quota`).
-        ready = [a for a in ready if _has_quota(a, model, now)] or ready
-        if session:
-            # Rendezvous hashing: a conversation stays on its account and moves alone when that one cools.
-            return max(ready, key=lambda a: hashlib.sha256(f"{session}:{a.email}".encode()).digest())
-        return ready[next(self._turn) % len(ready)]
+    def _order_for(self, accounts: tuple[Account, ...]) -> Order:
+        """The walking order of this account list, rebuilt only when the list or an enabled flag changed."""
+        if accounts is not self._ordered:
+            if not self._order.fits(accounts):
+                self._order = Order(accounts)
+            self._ordered = accounts
+        return self._order
 
     def credentials(self, account: Account, force: bool = False) -> Account:
         """The account with a live access token and a project, refreshing or discovering them once."""
