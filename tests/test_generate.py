@@ -127,16 +127,16 @@ def second_event_held_back() -> Reply:
     )
 
 
+def streamed(gateway, method: str) -> requests.Response:
+    """A streamed request whose body is read as it comes."""
+    url = gateway.url + f"{FLASH}:{method}"
+    return requests.post(url, json=HELLO, headers={"x-goog-api-key": API_KEY}, stream=True, timeout=30)
+
+
 def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
     upstream.script("streamGenerateContent", second_event_held_back())
     started = time.monotonic()
-    with requests.post(
-        gateway.url + f"{FLASH}:streamGenerateContent?alt=sse",
-        json=HELLO,
-        headers={"x-goog-api-key": API_KEY},
-        stream=True,
-        timeout=30,
-    ) as response:
+    with streamed(gateway, "streamGenerateContent?alt=sse") as response:
         lines = response.iter_lines()
         first = next(line for line in lines if line)
         first_at = time.monotonic() - started
@@ -149,13 +149,7 @@ def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
 
 def test_json_array_stream_is_incremental_too(gateway, upstream, account):
     upstream.script("streamGenerateContent", second_event_held_back())
-    with requests.post(
-        gateway.url + f"{FLASH}:streamGenerateContent",
-        json=HELLO,
-        headers={"x-goog-api-key": API_KEY},
-        stream=True,
-        timeout=30,
-    ) as response:
+    with streamed(gateway, "streamGenerateContent") as response:
         chunks = response.raw.stream(1024, decode_content=True)
         started = time.monotonic()
         first = next(chunks)
