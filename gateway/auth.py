@@ -6,6 +6,7 @@ import hmac
 
 from flask import Flask, current_app, request
 
+from . import cors
 from .errors import GatewayError
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
@@ -32,9 +33,12 @@ def check_key() -> None:
     if mode == "off":
         # Browsers add Origin to cross-site calls; no client SDK or curl does. Without a key, any web page
         # the user visits could otherwise spend the pool's quota through the user's own browser.
-        if request.environ.get("HTTP_ORIGIN"):
+        origin = request.environ.get("HTTP_ORIGIN")
+        if origin and not cors.allowed(origin, settings):
             raise GatewayError(
-                403, "Requests from web pages need an API key: set GATEWAY_API_KEY and GATEWAY_AUTH_MODE."
+                403,
+                "Requests from web pages need an API key (GATEWAY_API_KEY, GATEWAY_AUTH_MODE) "
+                "or their origin in GATEWAY_CORS_ORIGINS.",
             )
         return
     if mode == "all_except_health" and request.path in PUBLIC_PATHS:

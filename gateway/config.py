@@ -51,6 +51,7 @@ class Settings:
     log_format: str = "json"
     log_accounts: str = "hash"
     user_agent: str = "antigravity"
+    cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
 
     @property
     def database(self) -> Path:
@@ -98,6 +99,7 @@ class Settings:
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
+            cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
         )
 
 

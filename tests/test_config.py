@@ -59,6 +59,8 @@ def test_values_are_read():
         ("UPSTREAM_URLS", "https://host/v1internal"),
         ("OAUTH_TOKEN_URL", "nope"),
         ("USER_AGENT", "agent\r\nX-Injected: 1"),
+        ("CORS_ORIGINS", "app.example"),
+        ("CORS_ORIGINS", "https://app.example/path"),
         ("USER_AGENT", "agent\u00e9"),
     ],
 )
