@@ -26,7 +26,7 @@ from pathlib import Path  # noqa: E402
 from . import report, scenarios  # noqa: E402
 from .goals import OTHER_BUSY_MAX, Verdict, checks, s1_goals, s2_goals, s3_goals  # noqa: E402
 from .meter import machine_busy_pct  # noqa: E402
-from .systems import CONF, ROOT, Lineup  # noqa: E402
+from .systems import CONF, NGINX, ROOT, Lineup  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -130,6 +130,8 @@ def main() -> None:
     if args.report:
         print("\n".join(evaluate(json.loads(args.report.read_text()))[0]))
         return
+    if missing := [tool for tool, found in (("nginx", NGINX), ("wrk", shutil.which("wrk"))) if not found]:
+        sys.exit(f"python -m bench needs {' and '.join(missing)}: sudo apt-get install -y {' '.join(missing)}")
     plan = QUICK if args.quick else FULL
     plan = replace(plan, s3_rate=args.s3_rate) if args.s3_rate else plan
     raise_fd_limit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from .procs import Tree
 from .streams import API_KEY, body, stream
 
 ROOT = Path(__file__).resolve().parent.parent
+NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")  # /usr/sbin: outside most PATHs
 UPSTREAM_PATH = "/v1internal:streamGenerateContent"
 GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:"
 CONF = "gunicorn.conf.py"  # the gateway's own settings, for the bare relay too: the comparison is fair
@@ -128,7 +130,7 @@ def nginx(workdir: Path, upstream_port: int) -> System:
     config = folder / "nginx.conf"
     config.write_text(NGINX_CONF.format(user=user, dir=folder, upstream=upstream_port, port=port, path=UPSTREAM_PATH))
     log = workdir / "nginx.log"
-    process = _spawn(["nginx", "-c", str(config), "-p", str(folder), "-g", "daemon off;"], log)
+    process = _spawn([NGINX, "-c", str(config), "-p", str(folder), "-g", "daemon off;"], log)
     return System("nginx", port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3)
 
 
