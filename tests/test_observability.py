@@ -8,7 +8,7 @@ from pathlib import Path
 import requests
 
 from gateway import create_app
-from tests.conftest import API_KEY, HELLO, add_account
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -66,6 +66,17 @@ def test_every_log_line_is_json_and_holds_no_secret(gateway, upstream, account):
     assert log_lines(gateway)  # every line parsed as JSON
     for secret in (API_KEY, "wrong-key", "rt-alice", "ya29.", "Hello there, gateway"):
         assert secret not in text, secret
+
+
+def test_the_log_stays_json_through_a_stop(google, tmp_path):
+    # Start to stop, nothing may write a bare traceback into the log (shutdown included).
+    gateway = start_gateway(gateway_env(google, tmp_path))
+    try:
+        assert gateway.get("/healthz").ok
+    finally:
+        gateway.stop()
+    messages = [line["message"] for line in log_lines(gateway)]  # raises on any line that is not JSON
+    assert messages[-1] == "Shutting down: Master"
 
 
 def test_error_bodies_name_the_request(gateway):
