@@ -33,7 +33,7 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
     return {
         "id": account.id,
         "email": account.email,
-        "state": "disabled" if not account.enabled else "cooling" if cooldowns else "active",
+        "state": snapshot.state(account, now),
         "disabled_reason": account.disabled_reason,
         "project": account.project,
         "tier": account.tier,

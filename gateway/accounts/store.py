@@ -102,9 +102,12 @@ class Snapshot:
         ]
         return max(found, key=lambda c: c.until) if found else None
 
-    def cooling_any(self, account: Account, now: float) -> bool:
-        """Whether any cooldown of this account (for some model or all) is still running."""
-        return any(key[0] == account.id and c.until > now for key, c in self.cooldowns.items())
+    def state(self, account: Account, now: float) -> str:
+        """ "disabled", "cooling" (some cooldown of it, for a model or all, still runs) or "active"."""
+        if not account.enabled:
+            return "disabled"
+        cooling = any(key[0] == account.id and c.until > now for key, c in self.cooldowns.items())
+        return "cooling" if cooling else "active"
 
 
 class Store:

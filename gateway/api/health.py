@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections import Counter
 
 from flask import Blueprint, Response
 
@@ -18,9 +19,8 @@ def healthz() -> Response:
     store = services().store
     snapshot = store.snapshot()
     now = time.time()
-    enabled = [a for a in snapshot.accounts if a.enabled]
-    cooling = sum(1 for a in enabled if snapshot.cooling_any(a, now))
-    usable = len(enabled) - cooling
+    states = Counter(snapshot.state(account, now) for account in snapshot.accounts)
+    usable = states["active"]
     # Always 200 while the process serves. "degraded": accounts are configured but none can answer now;
     # a gateway with no account yet is "ok" (nothing is failing, there is just nothing to serve from).
     return json_response(
@@ -29,8 +29,8 @@ def healthz() -> Response:
             "shared_state": store.shared_state,
             "accounts": {
                 "usable": usable,
-                "cooling": cooling,
-                "disabled": len(snapshot.accounts) - len(enabled),
+                "cooling": states["cooling"],
+                "disabled": states["disabled"],
             },
         }
     )

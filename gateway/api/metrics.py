@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 from flask import Blueprint, Response
@@ -24,13 +25,10 @@ class PoolCollector:
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snapshot, now = self.store.snapshot(), time.time()
-        states = {"active": 0, "cooling": 0, "disabled": 0}
-        for account in snapshot.accounts:
-            state = "disabled" if not account.enabled else "cooling" if snapshot.cooling_any(account, now) else "active"
-            states[state] += 1
+        states = Counter(snapshot.state(account, now) for account in snapshot.accounts)
         accounts = GaugeMetricFamily("gateway_accounts", "Accounts by state.", labels=["state"])
-        for state, count in states.items():
-            accounts.add_metric([state], count)
+        for state in ("active", "cooling", "disabled"):
+            accounts.add_metric([state], states[state])
         yield accounts
         yield GaugeMetricFamily(
             "gateway_cooldowns_active",
