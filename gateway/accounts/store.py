@@ -103,7 +103,7 @@ class Snapshot:
         return max(found, key=lambda c: c.until) if found else None
 
     def state(self, account: Account, now: float) -> str:
-        """ "disabled", "cooling" (some cooldown of it, for a model or all, still runs) or "active"."""
+        """The account's state: disabled, cooling (a cooldown of it, for a model or all, runs) or active."""
         if not account.enabled:
             return "disabled"
         cooling = any(key[0] == account.id and c.until > now for key, c in self.cooldowns.items())
