@@ -64,8 +64,9 @@ class Relay:
                     return collect([*held, *events])
 
             account, answer = self._with_failover(model, body, assemble, trace)
-            self.usage.record(account.id, model, 200, usage=answer.get("usageMetadata"))
-            trace.tokens_in, trace.tokens_out = token_counts(answer.get("usageMetadata"))
+            tokens = token_counts(answer.get("usageMetadata"))
+            self.usage.record(account.id, model, 200, tokens=tokens)
+            trace.tokens_in, trace.tokens_out = tokens
             return json_response(answer)
 
         account, (held, events, upstream) = self._with_failover(model, body, open_stream, trace)
@@ -73,8 +74,9 @@ class Relay:
 
         def finished(usage: dict | None, error: GatewayError | None) -> None:
             status, message = (error.code, error.message) if error else (200, "")
-            self.usage.record(account.id, model, status, message, usage)
-            trace.tokens_in, trace.tokens_out = token_counts(usage)
+            tokens = token_counts(usage)
+            self.usage.record(account.id, model, status, message, tokens)
+            trace.tokens_in, trace.tokens_out = tokens
             trace.finish(status)
 
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")

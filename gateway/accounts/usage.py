@@ -32,17 +32,18 @@ class UsageLog:
         self._pending: defaultdict[tuple[int, str], Tally] = defaultdict(Tally)
         self._timer: threading.Timer | None = None
 
-    def record(self, account_id: int, model: str, status: int, error: str = "", usage: dict | None = None) -> None:
-        """Count one upstream attempt: its status, and the tokens of its usageMetadata when it succeeded."""
+    def record(
+        self, account_id: int, model: str, status: int, error: str = "", tokens: tuple[int, int] = (0, 0)
+    ) -> None:
+        """Count one upstream attempt: its status, and its (tokens in, tokens out) when it succeeded."""
         tally = self._pending[(account_id, model)]
         tally.requests += 1
         tally.last_used = time.time()
         if status >= 400:
             tally.failures[status] = tally.failures.get(status, 0) + 1
             tally.last_error = f"{status}: {error}"[:500]
-        tokens_in, tokens_out = token_counts(usage)
-        tally.tokens_in += tokens_in
-        tally.tokens_out += tokens_out
+        tally.tokens_in += tokens[0]
+        tally.tokens_out += tokens[1]
         if self._timer is None:
             self._timer = threading.Timer(self.interval, self.flush)
             self._timer.daemon = True
