@@ -39,11 +39,10 @@ class Trace:
     started: float = field(default_factory=time.monotonic, repr=False)
     deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
 
-    def attempted(self, account: str, status: int, upstream: str = "") -> None:
+    def attempted(self, account: str, status: int) -> None:
         """One upstream attempt: which account (already anonymised), what Google answered."""
         self.attempts += 1
         self.account, self.upstream_status = account, status
-        self.upstream = upstream or self.upstream
         metrics.ATTEMPTS.labels(_outcome(status)).inc()
         if self.attempts > 1:
             metrics.FAILOVERS.inc()
