@@ -52,6 +52,7 @@ class Settings:
     log_accounts: str = "hash"
     user_agent: str = "antigravity"
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
+    translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
 
     @property
     def database(self) -> Path:
@@ -100,11 +101,22 @@ class Settings:
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
+            translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
         )
 
 
 def _split(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _rule_names(name: str, names: list[str]) -> frozenset[str]:
+    from .upstream.translate import RULE_NAMES
+
+    unknown = sorted(set(names) - RULE_NAMES)
+    if unknown:
+        known = ", ".join(sorted(RULE_NAMES))
+        raise SettingsError(f"GATEWAY_{name}: no translation rule named {', '.join(unknown)} (rules: {known})")
+    return frozenset(names)
 
 
 def _state_url(url: str) -> str:

@@ -15,6 +15,7 @@ from .config import Settings
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
+from .upstream.translate import active_rules
 
 
 class Services:
@@ -38,6 +39,7 @@ class Services:
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
         )
+        self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog()
 
     @property

@@ -6,6 +6,7 @@ from flask import Blueprint, Response, g, request
 
 from ..schemas import parse_json, validate_body
 from ..services import services
+from ..upstream.translate import translate
 from .target import check_method, resolve, split_target
 
 bp = Blueprint("generate", __name__)
@@ -23,5 +24,6 @@ def model_method(target: str) -> Response:
     if method == "countTokens":
         return gateway.relay.count_tokens(upstream_model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
+    upstream_model = translate(body, upstream_model, gateway.rules)
     # google-genai asks for SSE; google-generativeai (no alt) reads a streamed JSON array.
     return gateway.relay.generate(upstream_model, body, trace.stream, request.args.get("alt") == "sse", trace)

@@ -1,0 +1,44 @@
+"""What clients send, turned into what the real v1internal accepts (shared/reference/v1internal-rules.md).
+
+Each rule is one small named function `rule(request, target)`: it edits the request body in place (the body is
+this request's own freshly parsed copy, so nothing is copied whole) and returns nothing. A rule that does not
+apply returns at its first check, so a plain body costs a few dictionary lookups per rule. Google changes these
+rules without notice: each can be switched off by name with GATEWAY_TRANSLATE_OFF.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+
+@dataclass
+class Target:
+    """The model a request goes to; a rule may rewrite `model` (suffixes that are settings, not ids)."""
+
+    model: str
+
+    @property
+    def claude(self) -> bool:
+        return self.model.startswith("claude-")
+
+
+Rule = Callable[[dict, Target], None]
+
+# (name, rule) in the order they run; names are what GATEWAY_TRANSLATE_OFF lists.
+RULES: tuple[tuple[str, Rule], ...] = ()
+RULE_NAMES = frozenset(name for name, _ in RULES)
+
+
+def active_rules(off: Iterable[str] = ()) -> tuple[Rule, ...]:
+    """The rules to run, without those switched off."""
+    off = frozenset(off)
+    return tuple(rule for name, rule in RULES if name not in off)
+
+
+def translate(body: dict, model: str, rules: tuple[Rule, ...]) -> str:
+    """Apply `rules` to `body` in place; returns the model id to send upstream."""
+    target = Target(model)
+    for rule in rules:
+        rule(body, target)
+    return target.model
