@@ -23,6 +23,10 @@ DEFAULT_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "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"
 DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
+# Google refuses old Antigravity versions ("This version of Antigravity is no longer supported", 1.11.5 on
+# 2026-01-29) and newer models answer 404 below 2.9.0 (v1internal-rules.md §5): a current release, in the
+# `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
+DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
 
 
@@ -50,7 +54,7 @@ class Settings:
     state_url: str = ""  # "" or sqlite:///path: SQLite only; redis:// or rediss://: shared through Redis
     log_format: str = "json"
     log_accounts: str = "hash"
-    user_agent: str = "antigravity"
+    user_agent: str = DEFAULT_USER_AGENT
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
 
@@ -99,7 +103,7 @@ class Settings:
             metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
-            user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
+            user_agent=_header_value("USER_AGENT", get("USER_AGENT", DEFAULT_USER_AGENT)),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
         )

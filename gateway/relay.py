@@ -45,7 +45,7 @@ class Relay:
         """generateContent (assembled from the upstream stream) or streamGenerateContent."""
 
         def open_stream(account: Account) -> tuple[list[dict], Iterator[dict], requests.Response]:
-            wrapped = envelope.wrap_generate(body, model, account.project, account.email)
+            wrapped = envelope.wrap_generate(body, model, account.project, account.email, self.client.user_agent)
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
             events = _events(upstream)

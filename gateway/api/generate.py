@@ -7,6 +7,7 @@ from flask import Blueprint, Response, g, request
 from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
+from ..upstream.translate.suffixes import bare_model
 from .target import check_method, resolve, split_target
 
 bp = Blueprint("generate", __name__)
@@ -22,8 +23,9 @@ def model_method(target: str) -> Response:
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     body = parse_json(request.get_data(cache=False))
     if method == "countTokens":
-        return gateway.relay.count_tokens(upstream_model, validate_body("countTokens", body), trace)
+        trace.model = bare_model(upstream_model)
+        return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
-    upstream_model = translate(body, upstream_model, gateway.rules)
+    trace.model = upstream_model = translate(body, upstream_model, gateway.rules)  # the model actually sent
     # google-genai asks for SSE; google-generativeai (no alt) reads a streamed JSON array.
     return gateway.relay.generate(upstream_model, body, trace.stream, request.args.get("alt") == "sse", trace)

@@ -6,6 +6,7 @@ import re
 
 from ..catalog import Catalog
 from ..errors import GatewayError
+from ..upstream.translate.suffixes import bare_model
 
 MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 METHODS = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
@@ -33,8 +34,14 @@ def check_model_id(model: str) -> str:
 
 
 def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> str:
-    """The upstream id for a client model id, or Google's 404."""
+    """The upstream id for a client model id, or Google's 404.
+
+    Settings written as suffixes (`-online`, `-16x9-4k` on image models) ride on the resolved id, for
+    translation to read and strip: the catalog lists bare ids only."""
     upstream = catalog.resolve(check_model_id(model))
+    bare = bare_model(model) if upstream is None else model
+    if bare != model and (resolved := catalog.resolve(bare)) is not None:
+        upstream = resolved + model[len(bare) :]
     if upstream is None:
         raise GatewayError(
             404,

@@ -12,6 +12,7 @@ from requests.structures import CaseInsensitiveDict
 from ..config import Settings, bypasses_proxy
 from ..errors import dumps
 from .errors import TransportFailed, UpstreamError, classify
+from .version_gate import gate
 
 CONNECT_TIMEOUT = 10
 # Longest silence tolerated between two bytes of an answer (thinking models can pause for minutes);
@@ -80,7 +81,9 @@ class UpstreamClient:
                 response.close()
                 failure = TransportFailed(f"Upstream answered a redirect (HTTP {response.status_code}).")
                 continue
-            failure = classify(response.status_code, response.text, response.headers.get("Retry-After"))
+            failure = gate(
+                classify(response.status_code, response.text, response.headers.get("Retry-After")), self.user_agent
+            )
             response.close()
             # Antigravity's rule: an origin that is down or does not know the route is skipped.
             if not (response.status_code in (404, 408) or response.status_code >= 500):

@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 import uuid
 
-USER_AGENT = "antigravity"
-IMAGE_MARKER = "-image"
+from ..config import DEFAULT_USER_AGENT
+from .translate.suffixes import IMAGE_MARKER
 
 _FNV_OFFSET = 0xCBF29CE484222325
 _FNV_PRIME = 0x100000001B3
@@ -21,14 +21,14 @@ def session_id(account_key: str) -> str:
     return str(value - (1 << 64) if value >= 1 << 63 else value)
 
 
-def wrap_generate(body: dict, model: str, project: str, account_key: str) -> dict:
-    """Envelope for generateContent / streamGenerateContent; the client body travels untouched inside."""
+def wrap_generate(body: dict, model: str, project: str, account_key: str, user_agent: str = DEFAULT_USER_AGENT) -> dict:
+    """Envelope for generateContent / streamGenerateContent; the (translated) client body travels inside."""
     request = dict(body)
     request["sessionId"] = session_id(account_key)
     return {
         "project": project,
         "model": model,
-        "userAgent": USER_AGENT,
+        "userAgent": user_agent,  # the same as the User-Agent header (GATEWAY_USER_AGENT)
         "requestType": "image_gen" if IMAGE_MARKER in model else "agent",
         "requestId": f"agent/{int(time.time() * 1000)}/{uuid.uuid4().hex[:8]}",
         "request": request,

@@ -11,6 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .claude import claude_ids
+from .images import image_gen
+from .thinking import thinking
+from .tools import online, search_conflict
+from .turns import claude_prefill, leading_user
+
 
 @dataclass
 class Target:
@@ -25,8 +31,17 @@ class Target:
 
 Rule = Callable[[dict, Target], None]
 
-# (name, rule) in the order they run; names are what GATEWAY_TRANSLATE_OFF lists.
-RULES: tuple[tuple[str, Rule], ...] = ()
+# (name, rule) in the order they run; names are what GATEWAY_TRANSLATE_OFF lists. Rules that read settings
+# from the id's suffixes come first: they rewrite target.model to the id upstream knows.
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("online", online),
+    ("image_gen", image_gen),
+    ("search_conflict", search_conflict),
+    ("claude_prefill", claude_prefill),
+    ("claude_ids", claude_ids),
+    ("leading_user", leading_user),
+    ("thinking", thinking),
+)
 RULE_NAMES = frozenset(name for name, _ in RULES)
 
 
