@@ -4,9 +4,10 @@ import pytest
 import requests
 import responses
 
-from gateway.config import Settings
+from gateway.config import DEFAULT_USER_AGENT, Settings
 from gateway.upstream.client import UpstreamClient
 from gateway.upstream.errors import BadRequest, RateLimited, ServerFailed, TransportFailed
+from gateway.upstream.version_gate import ClientOutdated
 
 A, B = "https://a.example", "https://b.example"
 GENERATE = "/v1internal:streamGenerateContent?alt=sse"
@@ -30,7 +31,7 @@ def test_first_origin_answers(client, mock):
     sent = call.calls[0].request
     assert sent.headers["Authorization"] == "Bearer tok"
     assert sent.headers["Content-Type"] == "application/json"
-    assert sent.headers["User-Agent"] == "antigravity"
+    assert sent.headers["User-Agent"] == DEFAULT_USER_AGENT
     assert sent.headers["Accept-Encoding"] == "identity"  # a compressed stream could not be relayed as it comes
     assert "Cookie" not in sent.headers
     assert sent.body == b'{"request":{}}'
@@ -138,3 +139,16 @@ def test_the_user_agent_is_configurable(mock):
     call = mock.post(A + "/v1internal:countTokens", json={"totalTokens": 1})
     UpstreamClient(settings).call("countTokens", "tok", {})
     assert call.calls[0].request.headers["User-Agent"] == agent
+
+
+def test_googles_version_refusal_is_the_gate_not_a_forbidden_account(mock):
+    # Seen as a 403 too: classified as Forbidden it would disable every account in turn.
+    refusal = "This version of Antigravity is no longer supported. Please upgrade to receive the latest features."
+    agent = "antigravity/1.11.5 windows/amd64"
+    settings = Settings.from_env({"GATEWAY_UPSTREAM_URLS": A, "GATEWAY_USER_AGENT": agent})
+    mock.post(
+        A + GENERATE, status=403, json={"error": {"code": 403, "message": refusal, "status": "PERMISSION_DENIED"}}
+    )
+    with pytest.raises(ClientOutdated) as caught:
+        UpstreamClient(settings).call("streamGenerateContent", "tok", {}, stream=True)
+    assert caught.value.code == 503 and "GATEWAY_USER_AGENT" in caught.value.message and agent in caught.value.message

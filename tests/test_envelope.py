@@ -1,5 +1,6 @@
 """The v1internal envelope."""
 
+from gateway.config import DEFAULT_USER_AGENT
 from gateway.upstream.envelope import session_id, unwrap, wrap_count_tokens, wrap_generate
 
 BODY = {"contents": [{"role": "user", "parts": [{"text": "Hi"}]}], "generationConfig": {"temperature": 0.2}}
@@ -15,7 +16,7 @@ def test_generate_envelope_keeps_the_body_and_adds_what_upstream_needs():
     wrapped = wrap_generate(BODY, "gemini-2.5-flash", "proj-1", "a@example.com")
     assert wrapped["project"] == "proj-1"
     assert wrapped["model"] == "gemini-2.5-flash"
-    assert wrapped["userAgent"] == "antigravity"
+    assert wrapped["userAgent"] == DEFAULT_USER_AGENT  # the same versioned one as the User-Agent header
     assert wrapped["requestType"] == "agent"
     assert wrapped["requestId"].startswith("agent/")
     assert wrapped["request"] == {**BODY, "sessionId": session_id("a@example.com")}
@@ -37,3 +38,8 @@ def test_count_tokens_both_forms():
 def test_unwrap():
     assert unwrap({"response": {"candidates": []}, "traceId": "t"}) == {"candidates": []}
     assert unwrap({"candidates": []}) == {"candidates": []}
+
+
+def test_the_envelope_carries_the_configured_user_agent():
+    agent = "antigravity/hub/2.9.1 darwin/arm64"
+    assert wrap_generate(BODY, "gemini-2.5-flash", "p", "a", agent)["userAgent"] == agent

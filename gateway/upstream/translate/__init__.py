@@ -9,7 +9,7 @@ rules without notice: each can be switched off by name with GATEWAY_TRANSLATE_OF
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .claude import claude_ids
 from .images import image_gen
@@ -18,15 +18,15 @@ from .tools import online, search_conflict
 from .turns import claude_prefill, leading_user
 
 
-@dataclass
+@dataclass(slots=True)
 class Target:
     """The model a request goes to; a rule may rewrite `model` (suffixes that are settings, not ids)."""
 
     model: str
+    claude: bool = field(init=False)  # read by several rules: worked out once (suffixes never change it)
 
-    @property
-    def claude(self) -> bool:
-        return self.model.startswith("claude-")
+    def __post_init__(self) -> None:
+        self.claude = self.model.startswith("claude-")
 
 
 Rule = Callable[[dict, Target], None]

@@ -50,8 +50,8 @@ def thinking(body: dict, target: Target) -> None:
     if not isinstance(settings, dict):
         return
     family = next((f for f in FAMILIES if f.marker in target.model), OTHER)
-    budget_key = spelling(settings, "thinkingBudget", "thinking_budget") or "thinkingBudget"
     level_key = spelling(settings, "thinkingLevel", "thinking_level")
+    budget_key = spelling(settings, "thinkingBudget", "thinking_budget") or _twin(level_key)
     if level_key is not None and not takes_levels(target.model):
         budget = level_budget(settings.pop(level_key), family)
         if settings.get(budget_key) is None and budget is not None:
@@ -68,6 +68,11 @@ def thinking(body: dict, target: Target) -> None:
             config[output_key] = max(family.output, budget + HEADROOM)
         elif output <= budget:
             config[output_key] = budget + HEADROOM
+
+
+def _twin(level_key: str | None) -> str:
+    """A new budget field spelt as the level was."""
+    return "thinking_budget" if level_key == "thinking_level" else "thinkingBudget"
 
 
 def takes_levels(model: str) -> bool:
