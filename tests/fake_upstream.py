@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import json
+import re
 import socket
 import threading
 import time
@@ -126,6 +127,7 @@ class FakeGoogle:
             self.codes: dict[str, str] = {}  # authorization code -> refresh token it grants
             self._counter = itertools.count(1)
             self._failing: dict[str, int | None] = {}
+            self.client_gate: ClientGate | None = None  # Google's version gate on the User-Agent, when set
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -304,6 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(404, google_error(404, f"{url.path} not found.", "NOT_FOUND"))
         elif method != "token" and account is None:
             reply = Reply(401, UNAUTHENTICATED)
+        elif (refusal := strict_refusal(google, call)) is not None:
+            reply = refusal
         else:
             reply = google._scripted(method, email)
         if reply is None and method == "token":
@@ -356,3 +360,149 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+# ---- strict like Google: what the real v1internal refuses (shared/reference/v1internal-rules.md §3-§5) ----
+# Each check reads a generate call's model and request and returns Google's refusal, or None.
+
+GENERATE_METHODS = ("streamGenerateContent", "generateContent")
+_VERSION = re.compile(r"(\d+)\.(\d+)(?:\.(\d+))?")
+
+
+@dataclass
+class ClientGate:
+    """Google's version gate, off unless a test sets `FakeGoogle.client_gate`: User-Agents below `oldest` are
+    refused with `status`; `newer_models` answer 404 to clients below `models_from` (CLIProxyAPI a834917e8)."""
+
+    oldest: str = "0"
+    status: int = 400
+    newer_models: tuple[str, ...] = ()
+    models_from: str = "0"
+
+
+def _version(text: str) -> tuple[int, ...]:
+    found = _VERSION.search(text)
+    return tuple(int(n or 0) for n in found.groups()) if found else (0,)
+
+
+def _get(message: dict, camel: str) -> object:
+    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+    return message.get(camel, message.get(snake))
+
+
+def _parts(request: dict):
+    """(content index, part index, role, part) over the conversation."""
+    for i, content in enumerate(request.get("contents") or ()):
+        for j, part in enumerate(content.get("parts") or ()):
+            yield i, j, content.get("role"), part
+
+
+def _claude_refusal(text: str) -> Reply:
+    """Claude's own error, wrapped as Cloud Code relays it (googlecodelabs/feedback #1807)."""
+    claude = {"type": "error", "error": {"type": "invalid_request_error", "message": text}}
+    return Reply(400, google_error(400, json.dumps(claude), "INVALID_ARGUMENT"))
+
+
+def check_client_version(gate: ClientGate | None, headers: dict, model: str) -> Reply | None:
+    if gate is None:
+        return None
+    version = _version(headers.get("User-Agent", ""))
+    if version < _version(gate.oldest):
+        message = "This version of Antigravity is no longer supported. Please update to receive the latest features!"
+        return Reply(gate.status, google_error(gate.status, message, "FAILED_PRECONDITION"))
+    if model in gate.newer_models and version < _version(gate.models_from):
+        return Reply(404, google_error(404, "Requested entity was not found.", "NOT_FOUND"))
+    return None
+
+
+def check_claude_tool_ids(model: str, request: dict) -> Reply | None:
+    """opencode #8675: `messages.1.content.1.tool_use.id: Field required`; results must answer the calls
+    of the turn before (Anthropic's own texts)."""
+    if not model.startswith("claude-"):
+        return None
+    called, previous = set(), set()
+    last_turn = -1
+    for i, j, _role, part in _parts(request):
+        if i != last_turn:
+            previous, called, last_turn = called, set(), i
+        call, response = _get(part, "functionCall"), _get(part, "functionResponse")
+        if isinstance(call, dict):
+            if not call.get("id"):
+                return _claude_refusal(f"messages.{i}.content.{j}.tool_use.id: Field required")
+            called.add(call["id"])
+        if isinstance(response, dict):
+            if not response.get("id"):
+                return _claude_refusal(f"messages.{i}.content.{j}.tool_result.tool_use_id: Field required")
+            if response["id"] not in previous:
+                return _claude_refusal(
+                    f"messages.{i}.content.{j}: unexpected `tool_use_id` found in `tool_result` blocks: "
+                    f"{response['id']}. Each `tool_result` block must have a corresponding `tool_use` block in "
+                    "the previous message."
+                )
+    return None
+
+
+def check_claude_prefill(model: str, request: dict) -> Reply | None:
+    contents = request.get("contents") or []
+    if model.startswith("claude-") and contents and contents[-1].get("role") == "model":
+        return _claude_refusal(
+            "This model does not support assistant message prefill. The conversation must end with a user message."
+        )
+    return None
+
+
+def check_thinking(model: str, request: dict) -> Reply | None:
+    """thinkingLevel only on Gemini 3+ ids that do not fix the level (Antigravity-Manager #2208, Roo-Code
+    #10700); Claude needs max_tokens above the thinking budget."""
+    config = _get(request, "generationConfig") or {}
+    thinking = _get(config, "thinkingConfig") or {}
+    level = _get(thinking, "thinkingLevel")
+    generation = re.match(r"gemini-(\d+)", model)
+    if level is not None and (model.startswith("claude-") or (generation and int(generation.group(1)) < 3)):
+        return Reply(400, google_error(400, "Thinking level is not supported for this model.", "INVALID_ARGUMENT"))
+    if level is not None and model.endswith(("-high", "-low")):
+        message = f"Thinking level {str(level).upper()} is not supported for this model."
+        return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+    budget, limit = _get(thinking, "thinkingBudget"), _get(config, "maxOutputTokens")
+    if model.startswith("claude-") and budget and limit is not None and limit <= budget:
+        return _claude_refusal("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    return None
+
+
+def check_search_with_functions(model: str, request: dict) -> Reply | None:
+    tools = request.get("tools") or []
+    search = any(_get(t, "googleSearch") is not None or _get(t, "googleSearchRetrieval") is not None for t in tools)
+    if search and any(_get(t, "functionDeclarations") for t in tools):
+        message = "Multiple tools are supported only when they are all search tools."
+        return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+    return None
+
+
+def check_leading_user_turn(model: str, request: dict) -> Reply | None:
+    contents = request.get("contents") or []
+    if not model.startswith("claude-") and contents and contents[0].get("role") == "model":
+        message = "Please ensure that multiturn requests alternate between user and model."
+        return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+    return None
+
+
+GENERATE_CHECKS = (
+    check_claude_tool_ids,
+    check_claude_prefill,
+    check_thinking,
+    check_search_with_functions,
+    check_leading_user_turn,
+)
+
+
+def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """Google's refusal of this call, or None when Google would take it."""
+    body = call.body if isinstance(call.body, dict) else {}
+    model = str(body.get("model", ""))
+    if call.method not in (*GENERATE_METHODS, "countTokens"):
+        return None
+    refusal = check_client_version(google.client_gate, call.headers, model)
+    if refusal is not None or call.method not in GENERATE_METHODS:
+        return refusal
+    request = body.get("request") if isinstance(body.get("request"), dict) else {}
+    return next((r for check in GENERATE_CHECKS if (r := check(model, request)) is not None), None)
