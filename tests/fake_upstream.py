@@ -499,7 +499,7 @@ def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:
     """Google's refusal of this call, or None when Google would take it."""
     body = call.body if isinstance(call.body, dict) else {}
     model = str(body.get("model", ""))
-    if call.method not in (*GENERATE_METHODS, "countTokens"):
+    if call.method not in (*GENERATE_METHODS, "countTokens", "loadCodeAssist", "onboardUser", "fetchAvailableModels"):
         return None
     refusal = check_client_version(google.client_gate, call.headers, model)
     if refusal is not None or call.method not in GENERATE_METHODS:

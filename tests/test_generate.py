@@ -5,6 +5,7 @@ import time
 
 import requests
 
+from gateway.config import DEFAULT_USER_AGENT
 from tests.conftest import API_KEY, HELLO, add_account
 from tests.fake_upstream import Reply
 
@@ -37,7 +38,8 @@ def test_generate_wraps_for_upstream_and_unwraps_the_answer(gateway, upstream, a
     assert call.headers["Authorization"].startswith("Bearer ya29.")
     envelope = call.body
     assert envelope["project"] == "proj-1" and envelope["model"] == "gemini-2.5-flash"
-    assert envelope["userAgent"] == "antigravity" and envelope["requestType"] == "agent"
+    assert envelope["userAgent"] == call.headers["User-Agent"] == DEFAULT_USER_AGENT  # versioned: Google gates on it
+    assert envelope["requestType"] == "agent"
     assert envelope["requestId"].startswith("agent/")
     assert envelope["request"]["contents"] == HELLO["contents"]
     assert envelope["request"]["sessionId"]

@@ -134,6 +134,14 @@ def test_the_version_gate_benches_no_account(gateway, upstream):
     assert {row["state"] for row in listed} == {"active"}
 
 
+def test_the_version_gate_during_project_discovery_says_what_to_change(gateway, upstream):
+    add_account(gateway, upstream, "new@example.com", project="")  # its project is yet to be discovered
+    upstream.client_gate = ClientGate(oldest="9.0.0")
+    response = gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO)
+    assert response.status_code == 503 and "GATEWAY_USER_AGENT" in response.json()["error"]["message"]
+    assert [call.method for call in upstream.calls if call.method != "token"] == ["loadCodeAssist"]
+
+
 @pytest.fixture(scope="module")
 def old_client(google, tmp_path_factory):
     """A gateway sending an outdated User-Agent, with the leading_user rule switched off."""

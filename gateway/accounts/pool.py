@@ -13,6 +13,7 @@ from datetime import datetime
 from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
 from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
+from ..upstream.version_gate import ClientOutdated
 from .oauth import InvalidGrant, OAuth, OAuthError
 from .order import Order
 from .project import NoProject, discover
@@ -155,6 +156,8 @@ class Pool:
         except NoProject as exc:
             self.store.update(account.id, enabled=0, disabled_reason=f"no project: {exc}")
             raise AccountUnavailable("An account has no Cloud Code project.") from None
+        except ClientOutdated:  # the operator's to fix, not this account's: say so as it is
+            raise
         except UpstreamError as exc:
             log.warning("project discovery failed for account %d: %s", account.id, exc.message)
             raise AccountUnavailable("An account's Cloud Code project could not be found.") from None
