@@ -63,3 +63,10 @@ def test_versions_in_both_user_agent_shapes():
     assert version("antigravity/hub/2.9.1 darwin/arm64") == (2, 9, 1)
     assert version("antigravity/1.11 linux/amd64") == (1, 11, 0)
     assert version("antigravity") == (0,)
+
+
+def test_the_message_does_not_suggest_the_default_that_was_just_refused():
+    refused = classify(400, google(400, REFUSAL, "INVALID_ARGUMENT"))
+    assert CURRENT in gate(refused, OLD).message
+    message = gate(refused, CURRENT).message
+    assert "built-in default is outdated" in message and message.count(CURRENT) == 1

@@ -31,9 +31,15 @@ class ClientOutdated(UpstreamError):
     retry_elsewhere = False  # every account would get the same answer
 
     def __init__(self, user_agent: str, answer: str) -> None:
+        current = (
+            "the built-in default is outdated too: use the User-Agent of the current Antigravity release"
+            if user_agent == DEFAULT_USER_AGENT
+            else f"e.g. {DEFAULT_USER_AGENT!r}"
+        )
         message = (
             f"Google refuses this gateway's client version (User-Agent {user_agent!r}): {answer} "
-            f"Set GATEWAY_USER_AGENT to a current Antigravity release, e.g. {DEFAULT_USER_AGENT!r}, and restart."
+            f"Set GATEWAY_USER_AGENT to a current Antigravity release ({current}, shaped "
+            "antigravity/<version> <os>/<arch>) and restart."
         )
         super().__init__(503, {"message": message, "status": "UNAVAILABLE"})
 
