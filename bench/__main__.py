@@ -24,9 +24,19 @@ from dataclasses import asdict, dataclass, replace  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 from . import report, scenarios  # noqa: E402
-from .goals import OTHER_BUSY_MAX, Verdict, checks, s1_goals, s2_goals, s3_goals  # noqa: E402
+from .goals import (  # noqa: E402
+    OTHER_BUSY_MAX,
+    Verdict,
+    checks,
+    s1_goals,
+    s1_redis_goals,
+    s2_goals,
+    s3_goals,
+    s4_goals,
+    s5_goals,
+)
 from .meter import machine_busy_pct  # noqa: E402
-from .systems import CONF, NGINX, ROOT, Lineup  # noqa: E402
+from .systems import CONF, NGINX, REDIS, ROOT, Lineup  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -41,10 +51,12 @@ class Plan:
     s3_levels: tuple[int, ...]  # concurrent streams
     s3_events: int  # per stream, 1 s apart
     s3_rate: float  # streams opened per second
+    s4_repeats: int  # big requests of each size, one at a time
 
 
-FULL = Plan(s1_seconds=4, s1_rounds=3, s2_streams=60, s3_levels=(500, 1000, 2000), s3_events=15, s3_rate=400)
-QUICK = Plan(s1_seconds=3, s1_rounds=1, s2_streams=15, s3_levels=(2000,), s3_events=8, s3_rate=400)
+FULL = Plan(4, 3, 60, (500, 1000, 2000), 15, 400, 5)
+QUICK = Plan(3, 1, 15, (2000,), 8, 400, 2)
+SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r")
 
 
 def say(message: str) -> None:
@@ -73,10 +85,10 @@ def wait_for_quiet(patience: float) -> None:
 def run(plan: Plan, only: list[str], conf: str) -> dict:
     """Start the lineup, run the chosen scenarios on it, stop it; the results by scenario."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
-    results: dict = {"s1": None, "s2": None, "s3": None}
+    results: dict = dict.fromkeys(SCENARIOS)
     with ExitStack() as running:
         say(f"starting the fake upstream, nginx, the bare relay and the gateway (logs in {workdir})")
-        lineup = Lineup.start(running, workdir, conf)
+        lineup = Lineup.start(running, workdir, conf, with_redis="s1r" in only)
         if "s1" in only:
             say(f"S1: wrk, {plan.s1_rounds} x {plan.s1_seconds:g} s per system and concurrency")
             results["s1"] = scenarios.s1(lineup, plan.s1_seconds, plan.s1_rounds)
@@ -86,6 +98,15 @@ def run(plan: Plan, only: list[str], conf: str) -> dict:
         if "s3" in only:
             say(f"S3: {', '.join(map(str, plan.s3_levels))} concurrent streams per system, {plan.s3_rate:g} opened/s")
             results["s3"] = scenarios.s3(lineup, list(plan.s3_levels), plan.s3_events, plan.s3_rate)
+        if "s4" in only:
+            say(f"S4: 1, 5 and 18 MB bodies x {plan.s4_repeats} alone, then twice a second among 200 streams")
+            results["s4"] = scenarios.s4(lineup, plan.s4_repeats)
+        if "s5" in only:
+            say("S5: image streams with 2, 4 and 8 MB events")
+            results["s5"] = scenarios.s5(lineup)
+        if "s1r" in only:
+            say("S1 with Redis: the gateway in SQLite mode and in Redis mode, alternating")
+            results["s1r"] = scenarios.s1_redis(lineup, plan.s1_seconds, plan.s1_rounds)
     shutil.rmtree(workdir, ignore_errors=True)  # kept (with the logs) when something failed
     return results
 
@@ -107,11 +128,15 @@ def environment() -> dict:
 def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
     """The report's lines, the goals and the harness checks of saved results."""
     s1, s2, s3, plan = saved["s1"], saved["s2"], saved["s3"], saved["plan"]
+    s4, s5, s1r = saved.get("s4"), saved.get("s5"), saved.get("s1r")
     goals = (s1_goals(s1) if s1 else []) + (s2_goals(s2) if s2 else [])
     goals += s3_goals(s3, plan["s3_levels"][-1]) if s3 else []
+    goals += (s4_goals(s4) if s4 else []) + (s5_goals(s5) if s5 else []) + (s1_redis_goals(s1r) if s1r else [])
     harness = checks(s1, s2, s3)
     lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
     lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
+    lines += (report.s4_table(s4) if s4 else []) + (report.s5_table(s5) if s5 else [])
+    lines += report.s1_redis_table(s1r) if s1r else []
     lines += report.verdict_table("Goals (gateway vs the bare relay of this run)", goals)
     lines += report.verdict_table("Harness checks (the fake, the load generators and the machine had room)", harness)
     return lines, goals, harness
@@ -121,7 +146,7 @@ def main() -> None:
     """Run (or read a saved run with --report), print the report, save the results."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a ~2 minute smoke run (2,000 streams only)")
-    parser.add_argument("--only", nargs="+", choices=("s1", "s2", "s3"), default=["s1", "s2", "s3"])
+    parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--s3-rate", type=float, help="S3 streams opened per second (default 400)")
     parser.add_argument("--gunicorn-conf", default=CONF, help="settings for the bare relay and the gateway")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S", help="wait up to S s for an idle machine")
@@ -130,7 +155,8 @@ def main() -> None:
     if args.report:
         print("\n".join(evaluate(json.loads(args.report.read_text()))[0]))
         return
-    if missing := [tool for tool, found in (("nginx", NGINX), ("wrk", shutil.which("wrk"))) if not found]:
+    tools = (("nginx", NGINX), ("wrk", shutil.which("wrk")), ("redis-server", REDIS))
+    if missing := [tool for tool, found in tools if not found]:
         sys.exit(f"python -m bench needs {' and '.join(missing)}: sudo apt-get install -y {' '.join(missing)}")
     plan = QUICK if args.quick else FULL
     plan = replace(plan, s3_rate=args.s3_rate) if args.s3_rate else plan

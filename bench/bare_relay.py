@@ -23,13 +23,19 @@ PATH = "/v1internal:streamGenerateContent?alt=sse"
 
 def iter_lines(raw: BaseHTTPResponse) -> Iterator[bytes]:
     """Lines of a streamed upstream answer as soon as they arrive."""
-    pending = b""
+    pending = bytearray()  # grows in place: a multi-MB event is not re-joined and re-split per chunk
     for chunk in iter(lambda: raw.read1(65536), b""):
+        start = len(pending)  # what came before holds no newline: search only the new chunk
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
+        first = pending.find(b"\n", start)
+        if first < 0:
+            continue
+        yield bytes(pending[:first])
+        *lines, rest = pending[first + 1 :].split(b"\n")
+        yield from map(bytes, lines)
+        pending = rest
     if pending:
-        yield pending
+        yield bytes(pending)
 
 
 def unwrapped(line: bytes) -> bytes:

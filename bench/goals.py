@@ -94,3 +94,51 @@ def checks(s1: dict | None, s2: dict | None, s3: dict | None) -> list[Verdict]:
         headroom = _ratio(s1["direct/c32"]["rps"], max(s1[f"{k}/c32"]["rps"] for k in ("bare", "gateway")))
         verdicts.append(Verdict("S1 fake alone vs the faster relay, req/s ratio", headroom, ">= 2", headroom >= 2))
     return verdicts
+
+
+def added_ms_per_mb(s4: dict, system: str) -> float:
+    """What `system` adds to the fake's own latency for a big request, per MB, over every size (alone)."""
+    own, direct = s4[system]["big_latency_ms"], s4["direct"]["big_latency_ms"]
+    return sum(own[size] - direct[size] for size in own) / sum(float(size) for size in own)
+
+
+def s4_goals(s4: dict) -> list[Verdict]:
+    """Other streams' delay p99 <= 50 ms among big requests; added latency per MB <= 1.0x, peak RSS <= 1.5x bare."""
+    gateway, bare = s4["gateway"], s4["bare"]
+    latency = _ratio(added_ms_per_mb(s4, "gateway"), added_ms_per_mb(s4, "bare"))
+    rss = _ratio(gateway["peak_rss_mib"], bare["peak_rss_mib"])
+    return [
+        Verdict("S4 big requests: errors", gateway["errors"], "0", gateway["errors"] == 0),
+        Verdict(
+            "S4 streams' event delay p99 among big requests, ms",
+            gateway["event_delay_p99_ms"],
+            "<= 50",
+            gateway["event_delay_p99_ms"] <= 50,
+        ),
+        Verdict("S4 added latency per MB, x bare", latency, "<= 1.0", latency <= 1.0),
+        Verdict("S4 peak RSS, x bare", rss, "<= 1.5", rss <= 1.5),
+    ]
+
+
+def added_per_event(s5: dict, system: str, size: str = "8") -> float:
+    """What `system` adds to the fake-direct delay of one event of `size` MB (ms)."""
+    return s5[system]["sizes"][size]["event_delay_p50_ms"] - s5["direct"]["sizes"][size]["event_delay_p50_ms"]
+
+
+def s5_goals(s5: dict) -> list[Verdict]:
+    """Added time per 8 MB event <= 1.0x the bare relay's."""
+    r = _ratio(added_per_event(s5, "gateway"), added_per_event(s5, "bare"))
+    errors = s5["gateway"]["errors"]
+    return [
+        Verdict("S5 image stream: errors", errors, "0", errors == 0),
+        Verdict("S5 added time per 8 MB event, x bare", r, "<= 1.0", r <= 1.0),
+    ]
+
+
+def s1_redis_goals(s1r: dict) -> list[Verdict]:
+    """CPU per request in Redis mode <= 1.15x SQLite mode's, at 1 and 32 connections."""
+    verdicts = []
+    for c in (1, 32):
+        r = _ratio(s1r[f"gateway-redis/c{c}"]["cpu_ms_per_request"], s1r[f"gateway/c{c}"]["cpu_ms_per_request"])
+        verdicts.append(Verdict(f"S1 Redis c={c} CPU per request, x SQLite", r, "<= 1.15", r <= 1.15))
+    return verdicts

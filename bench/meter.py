@@ -66,4 +66,5 @@ class Meter:
             "loadgen_busy_pct": loadgen / wall * 100,
             "other_busy_pct": max(other, 0) / wall * 100,
             "steal_pct": (end.steal - self.start.steal) / wall * 100,
+            "redis_cpu_s": spent.get("redis", 0.0),  # the shared state's server, when one runs
         }

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .goals import Verdict, added
+from .goals import Verdict, added, added_ms_per_mb, added_per_event
 
 LOAD_HEADER = ["fake %", "loadgen %", "other %"]  # how busy each kept a core while the row was measured
 
@@ -100,3 +100,61 @@ def verdict_table(title: str, verdicts: list[Verdict]) -> list[str]:
     """PASS/MISS, what, measured, target."""
     rows = [["PASS" if v.passed else "MISS", v.name, f"{v.value:.2f}", v.target] for v in verdicts]
     return _table(title, ["", "", "measured", "target"], rows, align="llrl")
+
+
+def s4_table(s4: dict) -> list[str]:
+    """S4: big requests alone and among 200 streams: latency by size, CPU per MB, the streams' delays, memory."""
+    sizes = list(s4["direct"]["big_latency_ms"])
+    header = ["system", *[f"{s} MB ms" for s in sizes], "added ms/MB", "CPU ms/MB"]
+    header += ["streams delay p99 ms", "max ms", "big ms among streams", "peak RSS MiB", "errors"]
+    rows = [
+        [
+            name,
+            *[f"{v['big_latency_ms'][s]:.0f}" for s in sizes],
+            f"{added_ms_per_mb(s4, name):.2f}",
+            f"{v['cpu_ms_per_mb']:.2f}",
+            f"{v['event_delay_p99_ms']:.1f}",
+            f"{v['event_delay_max_ms']:.1f}",
+            " / ".join(f"{ms:.0f}" for ms in v["big_latency_among_streams_ms"].values()),
+            f"{v['peak_rss_mib']:.0f}",
+            str(v["errors"]),
+        ]
+        for name, v in s4.items()
+    ]
+    title = "S4 big generateContent bodies (1, 5, 18 MB: text + inline images), alone and among 200 SSE streams"
+    return _table(title, header, rows)
+
+
+def s5_table(s5: dict) -> list[str]:
+    """S5: per-event delay of multi-MB image events, absolute and added to the fake's own; CPU per MB."""
+    sizes = list(s5["direct"]["sizes"])
+    header = ["system", *[f"{s} MB event ms" for s in sizes], "added ms per 8 MB event", "CPU ms/MB", "errors"]
+    rows = [
+        [
+            name,
+            *[f"{v['sizes'][s]['event_delay_p50_ms']:.1f}" for s in sizes],
+            f"{added_per_event(s5, name):.1f}",
+            f"{v['cpu_ms_per_mb']:.2f}",
+            str(v["errors"]),
+        ]
+        for name, v in s5.items()
+    ]
+    return _table("S5 image-model stream: events of 2, 4 and 8 MB of inline base64", header, rows)
+
+
+def s1_redis_table(s1r: dict) -> list[str]:
+    """S1 in SQLite and Redis mode: rate, CPU per request of the gateway and of redis-server."""
+    header = ["system/conns", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "redis-server CPU ms/req", "errors"]
+    rows = [
+        [
+            key,
+            f"{v['rps']:.0f}",
+            f"{v['p50_ms']:.2f}",
+            f"{v['p99_ms']:.2f}",
+            f"{v['cpu_ms_per_request']:.3f}",
+            f"{v['redis_cpu_ms_per_request']:.3f}",
+            str(v["errors"]),
+        ]
+        for key, v in s1r.items()
+    ]
+    return _table("S1 with the pool state in Redis (GATEWAY_STATE_URL) vs SQLite", header, rows)

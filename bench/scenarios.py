@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gevent
 
+from . import big
 from .load import script, wrk
 from .procs import Tree
 from .streams import HEADERS, body, many, stream, summary
@@ -19,14 +20,15 @@ S3_INTERVAL_MS = 1000
 BUSY = ("fake_busy_pct", "loadgen_busy_pct", "other_busy_pct", "steal_pct")
 
 
-def s1(lineup: Lineup, seconds: float, rounds: int) -> dict[str, dict]:
+def s1(lineup: Lineup, seconds: float, rounds: int, systems: list[System] | None = None) -> dict[str, dict]:
     """Non-stream generateContent with wrk at 1 and 32 connections; rounds alternate between systems."""
+    systems = systems or lineup.systems
     lua = script(body(S1_EVENTS, 0), HEADERS, lineup.workdir)
-    for system in lineup.systems:  # warm-up: connections, pools, lazy imports
+    for system in systems:  # warm-up: connections, pools, lazy imports
         wrk(system.url + system.generate_path, lua, 8, 1)
     runs: dict[str, list[dict]] = defaultdict(list)
     for _ in range(rounds):  # alternating: a drift of the machine hits every system alike
-        for system in lineup.systems:
+        for system in systems:
             for connections in (1, 32):
                 runs[f"{system.name}/c{connections}"].append(_wrk_run(lineup, system, lua, connections, seconds))
     return {key: _combine(samples) for key, samples in runs.items()}
@@ -50,6 +52,7 @@ def _combine(runs: list[dict]) -> dict:
         "errors": sum(r["errors"] for r in runs),
         "cpu_ms_per_request": sum(r["cpu_s"] for r in runs) / requests * 1000,
         "fake_cpu_ms_per_request": sum(r["fake_cpu_s"] for r in runs) / requests * 1000,
+        "redis_cpu_ms_per_request": sum(r["redis_cpu_s"] for r in runs) / requests * 1000,
         **{key: max(r[key] for r in runs) for key in BUSY},
         "rounds": runs,
     }
@@ -89,8 +92,65 @@ def _slow_streams(lineup: Lineup, system: System, payload: str, events: int, cou
     return {**summary(streams), "rss_before_mib": peak[0], "peak_rss_mib": max(peak), **meter.stop(system.name)}
 
 
+def s1_redis(lineup: Lineup, seconds: float, rounds: int) -> dict[str, dict]:
+    """S1 on the gateway in SQLite mode and in Redis mode (a real redis-server), rounds alternating."""
+    return s1(lineup, seconds, rounds, [lineup.named("gateway"), lineup.named("gateway-redis")])
+
+
 def _sample_rss(tree: Tree, peak: list[float], every: float = 0.2) -> None:
     """Append the tree's memory to `peak` every `every` seconds until killed."""
     while True:
         gevent.sleep(every)
         peak.append(tree.rss_mib())
+
+
+S4_SIZES_MB = (1, 5, 18)
+S4_STREAMS, S4_EVENTS = 200, 80  # 8 s of events 100 ms apart
+S5_SIZES_MB, S5_EVENTS = (2, 4, 8), 4
+
+
+def s4(lineup: Lineup, repeats: int) -> dict[str, dict]:
+    """Big generateContent bodies: alone (latency, CPU per MB), then arriving twice a second among streams."""
+    bodies = {size: big.big_body(size) for size in S4_SIZES_MB}
+    megabytes = sum(len(b) for b in bodies.values()) / big.MB * repeats
+    results = {}
+    for system in lineup.systems:
+        big.sequential(system.port, system.generate_path, {1: bodies[1]}, 1)  # warm-up
+        meter = lineup.meter()
+        alone = big.sequential(system.port, system.generate_path, bodies, repeats)
+        cpu = meter.stop(system.name)
+        meter, peak = lineup.meter(), [system.tree.rss_mib()]
+        sampler = gevent.spawn(_sample_rss, system.tree, peak, 0.05)
+        streams, among = big.streams_among_big(
+            system.port, system.stream_path, system.generate_path, bodies, S4_STREAMS, S4_EVENTS
+        )
+        sampler.kill()
+        results[system.name] = {
+            **streams,
+            "errors": streams["errors"] + sum(1 for p in alone + among if p.error),
+            "big_latency_ms": big.latencies(alone),
+            "big_latency_among_streams_ms": big.latencies(among),
+            "cpu_ms_per_mb": cpu["cpu_s"] / megabytes * 1000,
+            "peak_rss_mib": max(peak),
+            **{key: value for key, value in meter.stop(system.name).items() if key in BUSY},
+        }
+        gevent.sleep(1)
+    return results
+
+
+def s5(lineup: Lineup) -> dict[str, dict]:
+    """An image model's stream: events of 2, 4 and 8 MB of inline base64, 200 ms apart."""
+    results = {}
+    for system in lineup.systems:
+        big.image_stream(system.port, system.stream_path, 1, 1)  # warm-up
+        meter, sizes = lineup.meter(), {}
+        for size in S5_SIZES_MB:
+            sizes[f"{size:g}"] = big.image_stream(system.port, system.stream_path, size, S5_EVENTS)
+        cpu = meter.stop(system.name)
+        results[system.name] = {
+            "sizes": sizes,
+            "errors": sum(1 for r in sizes.values() if r["error"]),
+            "cpu_ms_per_mb": cpu["cpu_s"] / sum(r["mb"] for r in sizes.values()) * 1000,
+            **{key: value for key, value in cpu.items() if key in BUSY},
+        }
+    return results

@@ -19,9 +19,9 @@ API_KEY = "bench-key"  # the gateway runs with a key, as deployed; the other sys
 HEADERS = {"Content-Type": "application/json", "x-goog-api-key": API_KEY}
 
 
-def body(events: int, interval_ms: float) -> str:
-    """A Gemini request whose prompt asks the fake for this many events this far apart."""
-    return json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt(events, interval_ms)}]}]})
+def body(events: int, interval_ms: float, image_mb: float = 0) -> str:
+    """A Gemini request whose prompt asks the fake for this many events this far apart (each with an image)."""
+    return json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt(events, interval_ms, image_mb)}]}]})
 
 
 @dataclass
@@ -44,10 +44,16 @@ def stream(port: int, path: str, payload: str, expected: int, timeout: float = 3
         if response.status != 200:
             result.error = f"HTTP {response.status}"
             return result
-        pending = b""
-        while chunk := response.read1(65536):
+        pending, scan = bytearray(), 0
+        while chunk := response.read1(1 << 20):
             now = time.time()
-            *frames, pending = (pending + chunk).split(b"\n\n")
+            pending += chunk  # a bytearray grows in place: multi-MB events cost no quadratic re-joins
+            frames = []
+            while (end := pending.find(b"\n\n", scan)) >= 0:
+                frames.append(bytes(pending[:end]))
+                del pending[: end + 2]
+                scan = 0
+            scan = max(len(pending) - 1, 0)
             for frame in frames:
                 event = json.loads(frame.removeprefix(b"data: "))
                 event = event.get("response", event)  # straight from the fake (or via nginx) events are wrapped
@@ -99,4 +105,5 @@ def summary(streams: list[Stream]) -> dict:
         "first_event_p99_ms": percentile(firsts, 99),
         "event_delay_p50_ms": percentile(later, 50),
         "event_delay_p99_ms": percentile(later, 99),
+        "event_delay_max_ms": max(later, default=math.nan),
     }

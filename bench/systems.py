@@ -19,6 +19,7 @@ from .streams import API_KEY, body, stream
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")  # /usr/sbin: outside most PATHs
+REDIS = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
 UPSTREAM_PATH = "/v1internal:streamGenerateContent"
 GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:"
 CONF = "gunicorn.conf.py"  # the gateway's own settings, for the bare relay too: the comparison is fair
@@ -34,6 +35,7 @@ http {{
     upstream fake {{ server 127.0.0.1:{upstream}; keepalive 64; }}
     server {{
         listen 127.0.0.1:{port} backlog=4096;
+            client_max_body_size 20m;  # Gemini's own request limit, as the shipped site allows
         location / {{
             proxy_pass http://fake{path}?alt=sse;
             proxy_http_version 1.1;
@@ -56,6 +58,7 @@ class System:
     stream_path: str  # streamGenerateContent?alt=sse
     log: Path
     processes: int  # once ready: a master and 2 workers, or the fake's one process
+    probe: bool = True  # a Gemini server, checked with a short stream (redis-server is not)
 
     def __post_init__(self) -> None:
         _wait_for_port(self.port, self.process, self.log)
@@ -73,7 +76,7 @@ class System:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} has not started its workers; see {self.log}")
             time.sleep(0.2)
-        while (result := stream(self.port, self.stream_path, body(2, 0), 2)).error:
+        while self.probe and (result := stream(self.port, self.stream_path, body(2, 0), 2)).error:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{self.name} does not answer ({result.error}); see {self.log}")
             time.sleep(0.2)
@@ -149,11 +152,13 @@ def bare_relay(workdir: Path, upstream_port: int, conf: str = CONF) -> System:
     return _gunicorn("bare", workdir, conf, env, "bench.bare_relay:create_app()")
 
 
-def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4) -> System:
+def gateway(
+    workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4, state_url: str = "", name: str = "gateway"
+) -> System:
     """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run."""
     from gateway.accounts.store import Store
 
-    data = workdir / "gateway-data"
+    data = workdir / f"{name}-data"
     data.mkdir()
     store = Store(data / "gateway.db")
     for n in range(accounts):  # a live token far from expiry: no OAuth traffic during the run
@@ -167,8 +172,24 @@ def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int =
         "GATEWAY_OAUTH_TOKEN_URL": origin + "/token",
         "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
         "GATEWAY_API_KEY": API_KEY,
+        "GATEWAY_STATE_URL": state_url,
     }
-    return _gunicorn("gateway", workdir, conf, env)
+    return _gunicorn(name, workdir, conf, env)
+
+
+def redis_server(workdir: Path) -> System:
+    """A real redis-server on loopback, no persistence: the shared state of several gateway hosts."""
+    port, log = free_port(), workdir / "redis.log"
+    command = [REDIS, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+    process = _spawn([*command, "--dir", str(workdir)], log)
+    _wait_for_port(port, process, log)
+    return System("redis", port, process, "", "", log, 1, probe=False)
+
+
+def gateway_on_redis(workdir: Path, upstream_port: int, redis_port: int, conf: str = CONF) -> System:
+    """The same gateway with its pool state in Redis (GATEWAY_STATE_URL), as each of several hosts runs it."""
+    url = f"redis://127.0.0.1:{redis_port}/0"
+    return gateway(workdir, upstream_port, conf, state_url=url, name="gateway-redis")
 
 
 def _stream_path() -> str:
@@ -182,30 +203,40 @@ class Lineup:
     fake: System
     relays: list[System]  # nginx, bare, gateway
     workdir: Path
+    extras: list[System]  # redis-server and the gateway on it, when S1 with Redis runs
 
     @classmethod
-    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF) -> Lineup:
+    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF, with_redis: bool = False) -> Lineup:
         """Start everything; `running` stops it all when it closes."""
         fake = fake_upstream(workdir)
         running.callback(fake.stop)
-        relays = []
+        relays, extras = [], []
         for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf)):
             relays.append(starter(workdir, fake.port))
             running.callback(relays[-1].stop)
-        lineup = cls(fake, relays, workdir)
+        if with_redis:
+            extras.append(redis_server(workdir))
+            running.callback(extras[-1].stop)
+            extras.append(gateway_on_redis(workdir, fake.port, extras[0].port, conf))
+            running.callback(extras[-1].stop)
+        lineup = cls(fake, relays, workdir, extras)
         lineup.probe()
         return lineup
 
     @property
     def systems(self) -> list[System]:
-        """Every system a client can load: the fake alone ("direct") first, then the relays."""
+        """Every system a client can load in S1-S5: the fake alone ("direct") first, then the relays."""
         return [self.fake, *self.relays]
 
+    def named(self, name: str) -> System:
+        """One system of the lineup, extras included."""
+        return next(system for system in [*self.systems, *self.extras] if system.name == name)
+
     def meter(self) -> Meter:
-        """Start counting CPU for every system of the lineup."""
-        return Meter({system.name: system.tree for system in self.systems})
+        """Start counting CPU for every process of the lineup."""
+        return Meter({system.name: system.tree for system in [*self.systems, *self.extras]})
 
     def probe(self) -> None:
         """Wait until every system is ready."""
-        for system in self.systems:
+        for system in [*self.systems, *self.extras]:
             system.wait_ready()

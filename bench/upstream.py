@@ -1,15 +1,19 @@
 """A fast fake of Cloud Code's `v1internal:streamGenerateContent`: gevent, canned events, send stamps.
 
-The prompt picks the answer's shape (`bench events=20 interval_ms=20`), so one fake serves every scenario
-through every system: nginx, the bare relay and the gateway all pass the prompt on. Every event carries
-`sentAt` (epoch seconds) inside `response`, which relays pass on untouched, so a client can tell how long
-each event spent between the fake and itself. Run: `python -m bench.upstream --port N`.
+The prompt picks the answer's shape (`bench events=20 interval_ms=20`, optionally `image_mb=8` for events
+that each carry an image of that many MB as inline base64, as image models answer), so one fake serves every
+scenario through every system: nginx, the bare relay and the gateway all pass the prompt on. Every event
+carries `sentAt` (epoch seconds) inside `response`, which relays pass on untouched, so a client can tell how
+long each event spent between the fake and itself. Run: `python -m bench.upstream --port N`.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
+import functools
 import json
+import os
 import re
 import socket
 import time
@@ -18,14 +22,29 @@ from collections.abc import Callable, Iterable, Iterator
 from gevent import sleep
 from gevent.pywsgi import WSGIServer  # gevent-native: no monkey patching needed
 
-SHAPE = re.compile(rb"bench events=(\d+) interval_ms=([\d.]+)")
+SHAPE = re.compile(rb"bench events=(\d+) interval_ms=([\d.]+)(?: image_mb=([\d.]+))?")
 TOKEN = json.dumps({"access_token": "tok", "expires_in": 86400, "token_type": "Bearer"}).encode()
 StartResponse = Callable[[str, list[tuple[str, str]]], object]
 
 
-def prompt(events: int, interval_ms: float) -> str:
-    """The prompt text that asks this fake for `events` events `interval_ms` apart."""
-    return f"bench events={events} interval_ms={interval_ms:g}"
+def prompt(events: int, interval_ms: float, image_mb: float = 0) -> str:
+    """The prompt text that asks this fake for `events` events `interval_ms` apart (each with an image)."""
+    return f"bench events={events} interval_ms={interval_ms:g}" + (f" image_mb={image_mb:g}" if image_mb else "")
+
+
+@functools.lru_cache(maxsize=8)
+def image_event_tail(image_mb: float) -> bytes:
+    """Everything of an image event after its send stamp: built once per size, so the fake stays cheap."""
+    data = base64.b64encode(os.urandom(int(image_mb * 1024 * 1024 * 3 / 4))).decode()
+    part = {"inlineData": {"mimeType": "image/png", "data": data}}
+    candidate = {"content": {"role": "model", "parts": [part]}, "index": 0}
+    rest = json.dumps({"candidates": [candidate], "modelVersion": "gemini-3-pro-image", "responseId": "bench"})
+    return b"," + rest[1:].encode() + b',"traceId":"bench"}\n\n'
+
+
+def image_event(image_mb: float) -> bytes:
+    """One wrapped SSE event carrying an image of `image_mb` MB, stamped with the time it is sent."""
+    return b'data: {"response":{"sentAt":' + repr(time.time()).encode() + image_event_tail(image_mb)
 
 
 def event(index: int, last: bool) -> bytes:
@@ -40,15 +59,15 @@ def event(index: int, last: bool) -> bytes:
     return b"data: " + json.dumps({"response": response, "traceId": "bench"}).encode() + b"\n\n"
 
 
-def events(count: int, interval: float) -> Iterator[bytes]:
+def events(count: int, interval: float, image_mb: float = 0) -> Iterator[bytes]:
     """The answer's chunks: one per event when they are spaced, all in one chunk when they are not."""
-    if not interval:
+    if not interval and not image_mb:
         yield b"".join(event(index, index == count - 1) for index in range(count))
         return
     for index in range(count):
         if index:
             sleep(interval)
-        yield event(index, index == count - 1)
+        yield image_event(image_mb) if image_mb and index < count - 1 else event(index, index == count - 1)
 
 
 def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
@@ -58,9 +77,9 @@ def app(environ: dict, start_response: StartResponse) -> Iterable[bytes]:
         start_response("200 OK", [("Content-Type", "application/json")])
         return [TOKEN]
     shape = SHAPE.search(body)
-    count, interval_ms = (int(shape[1]), float(shape[2])) if shape else (2, 0.0)
+    count, interval_ms, image_mb = (int(shape[1]), float(shape[2]), float(shape[3] or 0)) if shape else (2, 0.0, 0)
     start_response("200 OK", [("Content-Type", "text/event-stream")])
-    return events(max(count, 1), interval_ms / 1000)  # a generator: chunked, like Google's
+    return events(max(count, 1), interval_ms / 1000, image_mb)  # a generator: chunked, like Google's
 
 
 class Server(WSGIServer):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Iterable, Mapping
@@ -10,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
+from .codec import dumps_line
 from .request_id import current
 
 log = logging.getLogger(__name__)
@@ -84,13 +84,8 @@ def with_retry_delay(error: GatewayError, seconds: float) -> GatewayError:
     return error
 
 
-def dumps(payload: object) -> str:
-    # ASCII-escaped: google-genai 1.x/2.x split SSE lines at U+2028/U+0085 inside JSON strings.
-    return json.dumps(payload, ensure_ascii=True, separators=(",", ":"))
-
-
 def json_response(payload: object, status: int = 200, headers: Mapping[str, str] | None = None) -> Response:
-    return Response(dumps(payload), status=status, headers=headers, content_type="application/json; charset=UTF-8")
+    return Response(dumps_line(payload), status=status, headers=headers, content_type="application/json; charset=UTF-8")
 
 
 def _http_error(error: HTTPException) -> Response:

@@ -6,14 +6,15 @@ accepts both casings and numeric enums), so nothing the gateway does not underst
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
 
+from .codec import loads
 from .errors import GatewayError
 
 MAX_DEPTH = 100  # Google's own proto parser gives up deeper than this
+BRACKET_COUNT_MAX = 1 << 16  # bodies up to this size are scanned for brackets before their nesting is walked
 
 
 Check = Callable[[object], list[str] | dict | None]  # a value's errors (None: valid), as marshmallow shapes them
@@ -179,7 +180,7 @@ def parse_json(raw: bytes) -> dict:
     if not raw.strip():
         raise invalid("The request body is empty; send a JSON object.")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = loads(raw)
     except UnicodeDecodeError:
         raise invalid("The request body is not valid UTF-8.") from None
     except RecursionError:
@@ -188,8 +189,10 @@ def parse_json(raw: bytes) -> dict:
         raise invalid(f"Invalid JSON payload received. {exc}.") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
-    # Nesting can only pass the limit if there are more brackets than that: most bodies skip the walk.
-    if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth_exceeds(body, MAX_DEPTH):
+    # Nesting can only pass the limit if there are more brackets than that: most bodies skip the walk. Big
+    # bodies (long texts, inline files) are walked instead: counting their bytes costs more than their few nodes.
+    big = len(raw) > BRACKET_COUNT_MAX
+    if (big or raw.count(b"{") + raw.count(b"[") > MAX_DEPTH) and _depth_exceeds(body, MAX_DEPTH):
         raise invalid(f"The request body nests deeper than {MAX_DEPTH} levels.")
     return body
 

@@ -55,7 +55,7 @@ class Nginx:
             try:
                 requests.get(url + "/healthz", timeout=1)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("nginx did not start")

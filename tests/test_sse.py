@@ -28,6 +28,13 @@ def test_lines_are_split_across_chunk_boundaries():
     assert list(iter_lines(raw)) == [b'data: {"a":1}', b"", b"data: 2", b"tail"]
 
 
+def test_a_multi_megabyte_event_arrives_whole_from_many_chunks():
+    line = b"data: " + json.dumps({"response": {"data": "A" * 3_000_000}}).encode()
+    stream = line + b"\n\n" + line + b"\n\n"
+    raw = FakeRaw(stream[i : i + 65536] for i in range(0, len(stream), 65536))
+    assert list(iter_lines(raw)) == [line, b"", line, b""]
+
+
 def test_events_are_unwrapped_and_foreign_lines_ignored():
     lines = [
         b": keepalive",
@@ -68,9 +75,11 @@ def test_has_content(event, expected):
     assert has_content(event) is expected
 
 
-def test_sse_frames_are_single_line_ascii_json():
-    frames = list(sse_frames([{"text": "a\u2028b"}]))
-    assert frames == [b'data: {"text":"a\\u2028b"}\n\n']
+def test_sse_frames_are_single_line_json():
+    # google-genai 1.x/2.x split lines at U+2028, U+2029 and U+0085 even inside JSON strings
+    frames = list(sse_frames([{"text": "a\u2028b\u2029c\x85d é"}]))
+    assert frames == ['data: {"text":"a\\u2028b\\u2029c\\u0085d é"}\n\n'.encode()]
+    assert json.loads(frames[0][6:]) == {"text": "a\u2028b\u2029c\x85d é"}
 
 
 def test_json_array_is_exact_and_moves_usage_onto_a_candidate_event():

@@ -27,6 +27,7 @@ REFRESH_LOCK = 30  # how long one process may hold an account's refresh before o
 NEARLY_READY = 3.0  # a cooldown ending sooner than this is waited out instead of refused
 AUTH_COOLDOWN = 60  # an account whose fresh token is refused sits out this long
 BACKOFF = (5, 15, 60, 300, 1800)  # a 429 with no hint: each repeat waits longer
+FINGERPRINT_HEAD = 4096  # characters of a conversation's first user text that identify it
 
 
 class AccountUnavailable(GatewayError):
@@ -47,14 +48,18 @@ def no_accounts() -> GatewayError:
 
 
 def fingerprint(body: dict) -> str | None:
-    """A conversation's identity: its first substantial user text (as Antigravity-Manager keys sessions)."""
+    """A conversation's identity: its first substantial user text (as Antigravity-Manager keys sessions).
+
+    Only the text's start and its length are hashed: they tell conversations apart as well as the whole
+    would, and a 1M-token prompt is not hashed on every turn (milliseconds in which other streams would stall)."""
     for content in body.get("contents") or ():
         if isinstance(content, dict) and content.get("role") == "user":
-            text = " ".join(
-                p["text"] for p in content.get("parts") or () if isinstance(p, dict) and isinstance(p.get("text"), str)
-            ).strip()
-            if len(text.encode()) > 10:
-                return hashlib.sha256(text.encode()).hexdigest()[:16]
+            parts = content.get("parts") or ()
+            texts = [p["text"] for p in parts if isinstance(p, dict) and isinstance(p.get("text"), str)]
+            head = " ".join(text[:FINGERPRINT_HEAD] for text in texts).strip()[:FINGERPRINT_HEAD]
+            if len(head.encode()) > 10:
+                size = sum(map(len, texts))
+                return hashlib.sha256(f"{size}:{head}".encode()).hexdigest()[:16]
     return None
 
 

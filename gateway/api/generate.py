@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gevent
 from flask import Blueprint, Response, g, request
 
 from ..schemas import parse_json, validate_body
@@ -11,6 +12,7 @@ from ..upstream.translate.suffixes import bare_model
 from .target import check_method, resolve, split_target
 
 bp = Blueprint("generate", __name__)
+LARGE_BODY = 1 << 20  # bytes: a body this big takes milliseconds to parse and as long again to send on
 
 
 @bp.post("/models/<path:target>")
@@ -21,7 +23,10 @@ def model_method(target: str) -> Response:
     upstream_model = resolve(gateway.catalog, model, method)
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
-    body = parse_json(request.get_data(cache=False))
+    raw = request.get_data(cache=False)
+    body = parse_json(raw)
+    if len(raw) > LARGE_BODY:
+        gevent.sleep(0)  # between two long steps (parsing, then writing it upstream) the worker's other streams run
     if method == "countTokens":
         trace.model = bare_model(upstream_model)
         return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)

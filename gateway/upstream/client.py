@@ -9,8 +9,8 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
+from ..codec import dumps
 from ..config import Settings, bypasses_proxy
-from ..errors import dumps
 from .errors import TransportFailed, UpstreamError, classify
 from .version_gate import gate
 
@@ -49,7 +49,7 @@ class UpstreamClient:
     def call(self, method: str, token: str, body: dict, stream: bool = False) -> requests.Response:
         """A 2xx response (streaming when asked), or the classified UpstreamError of the last origin."""
         path = f"/v1internal:{method}" + ("?alt=sse" if stream else "")
-        return self._send("POST", path, token, dumps(body).encode(), stream)
+        return self._send("POST", path, token, dumps(body), stream)
 
     def get_operation(self, name: str, token: str) -> dict:
         """Poll a long-running operation such as `operations/onboard-123`."""

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterable, Iterator
 
-from ..errors import dumps
+from ..codec import dumps_line, loads
 from .envelope import unwrap
 
 log = logging.getLogger(__name__)
@@ -15,13 +14,19 @@ READ_SIZE = 65536
 
 def iter_lines(raw) -> Iterator[bytes]:
     """Lines of a urllib3 response as soon as they arrive (read1 never waits to fill a buffer)."""
-    pending = b""
+    pending = bytearray()  # grows in place: a multi-MB event is neither re-joined nor re-split per chunk
     for chunk in iter(lambda: raw.read1(READ_SIZE), b""):
+        start = len(pending)  # what came before holds no newline: search only the new chunk
         pending += chunk
-        *lines, pending = pending.split(b"\n")
-        yield from lines
+        first = pending.find(b"\n", start)
+        if first < 0:
+            continue
+        yield bytes(pending[:first])
+        *lines, rest = pending[first + 1 :].split(b"\n")
+        yield from map(bytes, lines)
+        pending = rest
     if pending:
-        yield pending
+        yield bytes(pending)
 
 
 def parse_events(lines: Iterable[bytes]) -> Iterator[dict]:
@@ -46,7 +51,7 @@ def parse_events(lines: Iterable[bytes]) -> Iterator[dict]:
 
 def _decode(buffer: list[bytes]) -> Iterator[dict]:
     try:
-        payload = json.loads(b"\n".join(buffer))
+        payload = loads(buffer[0] if len(buffer) == 1 else b"\n".join(buffer))
     except ValueError:
         log.warning("skipped a malformed upstream event (%d bytes)", sum(map(len, buffer)))
         return
@@ -69,7 +74,7 @@ def has_content(event: dict) -> bool:
 def sse_frames(events: Iterable[dict]) -> Iterator[bytes]:
     """Each event as `data: <one-line JSON>\\n\\n`; nothing else, ever (google-genai rejects the rest)."""
     for event in events:
-        yield b"data: " + dumps(event).encode() + b"\n\n"
+        yield b"data: " + dumps_line(event) + b"\n\n"
 
 
 def json_array(events: Iterable[dict]) -> Iterator[bytes]:
@@ -86,7 +91,7 @@ def json_array(events: Iterable[dict]) -> Iterator[bytes]:
         if usage and "usageMetadata" not in event and "error" not in event:
             event = {**event, "usageMetadata": usage}
         usage = None
-        yield separator + dumps(event).encode()
+        yield separator + dumps_line(event)
         separator = b","
     yield b"]" if separator == b"," else b"[]"
 
