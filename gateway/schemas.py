@@ -7,6 +7,7 @@ accepts both casings and numeric enums), so nothing the gateway does not underst
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
@@ -188,10 +189,34 @@ def parse_json(raw: bytes) -> dict:
         raise invalid(f"Invalid JSON payload received. {exc}.") from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
+    if (b"\\ud" in raw or b"\\uD" in raw) and _has_lone_surrogate(raw):
+        raise invalid("The request body holds a lone UTF-16 surrogate escape (like \\ud800): not valid Unicode.")
     # Nesting can only pass the limit if there are more brackets than that: most bodies skip the walk.
     if raw.count(b"{") + raw.count(b"[") > MAX_DEPTH and _depth_exceeds(body, MAX_DEPTH):
         raise invalid(f"The request body nests deeper than {MAX_DEPTH} levels.")
     return body
+
+
+# A \uD800-\uDBFF escape not followed by a \uDC00-\uDFFF one, or the second without the first.
+LONE_SURROGATE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+    rb"|(?<!\\u[dD][89abAB][0-9a-fA-F]{2})\\u[dD][c-fC-F][0-9a-fA-F]{2}"
+)
+
+
+def _has_lone_surrogate(raw: bytes) -> bool:
+    """json.loads keeps a lone surrogate escape as is, and it cannot be encoded again (Google refuses it too).
+
+    Paired escapes (emoji from clients that escape all non-ASCII) are fine. A match preceded by an odd run of
+    backslashes is the text `ud800` after an escaped backslash, not an escape.
+    """
+    for match in LONE_SURROGATE.finditer(raw):
+        start = before = match.start()
+        while before and raw[before - 1] == 0x5C:  # backslash
+            before -= 1
+        if (start - before) % 2 == 0:
+            return True
+    return False
 
 
 def validate_body(kind: str, body: dict) -> dict:

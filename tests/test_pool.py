@@ -51,11 +51,11 @@ def test_only_the_cooled_accounts_conversations_move_and_they_spread(tmp_path):
 def test_tried_accounts_are_skipped(tmp_path):
     pool = pool_of(tmp_path, 3)
     first = pool.pick(MODEL, session(1), set())[0]
-    second = pool.pick(MODEL, session(1), {first.id})[0]
-    third = pool.pick(MODEL, session(1), {first.id, second.id})[0]
+    second = pool.pick(MODEL, session(1), {(first.id, MODEL)})[0]
+    third = pool.pick(MODEL, session(1), {(first.id, MODEL), (second.id, MODEL)})[0]
     assert len({first.id, second.id, third.id}) == 3
     with pytest.raises(GatewayError) as caught:
-        pool.pick(MODEL, session(1), {first.id, second.id, third.id})
+        pool.pick(MODEL, session(1), {(first.id, MODEL), (second.id, MODEL), (third.id, MODEL)})
     assert caught.value.code == 503
 
 
