@@ -17,7 +17,7 @@ from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
 from .errors import GatewayError, json_response, with_retry_delay
-from .routing import Fallback
+from .routing import Fallback, distinct
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
@@ -47,6 +47,7 @@ class Relay:
     ) -> Response:
         """generateContent (assembled from the upstream stream) or streamGenerateContent; by a fallback
         model when every account is cooling down or out of quota for `model`."""
+        fallbacks = distinct(model, fallbacks)
         bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
         def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:

@@ -163,3 +163,15 @@ def fallbacks_for(body: dict, names: tuple[str, ...], translate: Callable[[dict,
         except GatewayError:
             continue
     return tuple(found)
+
+
+def distinct(model: str, fallbacks: tuple[Fallback, ...]) -> tuple[Fallback, ...]:
+    """The fallbacks that send upstream something other than `model` (translation may strip a suffix), each
+    upstream id once: the first one keeps it."""
+    seen = {model}
+    found = []
+    for fallback in fallbacks:
+        if fallback.model not in seen:
+            seen.add(fallback.model)
+            found.append(fallback)
+    return tuple(found)

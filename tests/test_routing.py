@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import Settings, SettingsError
+from gateway.routing import Fallback, distinct
 from tests.conftest import HELLO, add_account, emptied, gateway_env, quota_error, start_gateway
 from tests.fake_upstream import Reply
 
@@ -245,3 +246,11 @@ def test_exact_aliases_resolve_in_one_lookup_and_patterns_by_specificity():
     assert [aliases.resolve(m) for m in ("abc", "x", "abd", "az", "zz", "y")] == ["y", "y", "b", "c", "d", "d"]
     fallbacks = Settings.from_env({"GATEWAY_MODEL_FALLBACKS": "a>b, b>c"}).model_fallbacks
     assert fallbacks.after("a") == ("b", "c") and fallbacks.after("b") == ("c",) and fallbacks.after("c") == ()
+
+
+def test_fallbacks_that_translate_to_the_same_upstream_model_are_dropped():
+    def fallback(name: str, model: str) -> Fallback:
+        return Fallback(name, model, {"name": name})
+
+    chain = (fallback("a-online", "a"), fallback("b", "b"), fallback("b-16x9", "b"))
+    assert distinct("a", chain) == (chain[1],)
