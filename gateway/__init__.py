@@ -11,12 +11,13 @@ if TYPE_CHECKING:
     from .config import Settings
 
 MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
+VERSION_PREFIXES = ("/v1beta", "/v1", "/v1alpha", "")
 
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
     from . import auth, cli, cors, errors, request_id, trace
-    from .api import generate, health, metrics, models
+    from .api import generate, health, metrics, models, unsupported
     from .config import Settings
     from .services import Services
 
@@ -32,9 +33,12 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
-    # Google serves both versions; google-genai 3.x defaults to v1, older SDKs to v1beta.
-    for prefix in ("/v1beta", "/v1"):
-        name = prefix.strip("/")
+    # Google serves several versions; google-genai 3.x defaults to v1, older SDKs to v1beta. Without a prefix
+    # (LiteLLM with a bare api_base) paths answer as /v1beta does.
+    for prefix in VERSION_PREFIXES:
+        name = prefix.strip("/") or "bare"
         app.register_blueprint(models.bp, url_prefix=prefix, name=f"models_{name}")
         app.register_blueprint(generate.bp, url_prefix=prefix, name=f"generate_{name}")
+        app.register_blueprint(unsupported.bp, url_prefix=prefix, name=f"unsupported_{name}")
+        app.register_blueprint(unsupported.bp, url_prefix=f"/upload{prefix}", name=f"upload_{name}")
     return app

@@ -1,14 +1,13 @@
-"""The model catalog: what the accounts report they serve, completed by a built-in list."""
+"""The model catalog: what the accounts report they serve (or a built-in list), and the aliases onto it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-
 from .accounts.store import Account
+from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
 
 METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
-# Served alongside what the accounts report (fetchAvailableModels), so a pool that has not fetched its
-# models yet, or a model upstream forgot to list, still works. Limits are the published ones per family.
+# What an account without a model list (fetchAvailableModels not read yet) is taken to serve; also the
+# published limits per model when upstream does not report them.
 BUILTIN = {
     "gemini-2.0-flash": ("Gemini 2.0 Flash", 1048576, 8192, False),
     "gemini-2.0-flash-lite": ("Gemini 2.0 Flash-Lite", 1048576, 8192, False),
@@ -56,42 +55,77 @@ def model_entry(model_id: str, info: dict) -> dict:
     return entry
 
 
-class Catalog:
-    """Models and aliases, rebuilt only when the account list it came from changes."""
+def alias_entry(alias: str, target: str, info: dict) -> dict:
+    """The `Model` resource of an alias: the target's, under the alias's name, its displayName the target."""
+    entry = model_entry(target, info)
+    entry.update(name=f"models/{alias}", displayName=target, description=f"An alias of {target}.")
+    return entry
 
-    def __init__(self) -> None:
+
+class Catalog:
+    """What the enabled accounts serve, plus aliases; rebuilt only when the account list it came from changes.
+
+    An account with a model list (fetchAvailableModels) serves what it lists; one without serves any model
+    of the built-in list. /models shows the built-in list only while no enabled account has a model list.
+    """
+
+    def __init__(self, aliases: Aliases = NO_ALIASES, fallbacks: Fallbacks = NO_FALLBACKS) -> None:
+        self.aliases = aliases
+        self._fallbacks = fallbacks
         self._source: tuple[Account, ...] | None = None
-        self._models: dict[str, dict] = {}
-        self._aliases: dict[str, str] = {}
+        self._served: dict[str, dict] = {}  # every id a request may go to, with what the accounts report of it
+        self._deprecated: dict[str, str] = {}  # ids Google renamed (deprecatedModelIds) -> the new ids
+        self._entries: dict[str, dict] = {}  # what /models lists, by id
 
     def refresh(self, accounts: tuple[Account, ...]) -> None:
         if accounts is self._source:
             return
+        enabled = [account for account in accounts if account.enabled]
         reported: dict[str, dict] = {}
-        aliases: dict[str, str] = {}
-        for account in _usable(accounts):
+        deprecated: dict[str, str] = {}
+        for account in enabled:
             for model_id, info in account.models.items():
                 if "aliasOf" in info:
-                    aliases[model_id] = info["aliasOf"]
+                    deprecated[model_id] = info["aliasOf"]
                 else:
                     reported.setdefault(model_id, info)
-        ids = sorted(set(BUILTIN) | set(reported), key=lambda i: (not i.startswith("gemini"), i))  # Gemini first
-        self._models = {model_id: model_entry(model_id, reported.get(model_id, {})) for model_id in ids}
-        self._aliases, self._source = aliases, accounts
+        served = dict(reported)
+        if not enabled or any(not account.models for account in enabled):
+            served.update({model_id: reported.get(model_id, {}) for model_id in BUILTIN})
+        listed = reported or served  # the built-in list only while no account has a model list
+        self._served, self._deprecated, self._source = served, deprecated, accounts
+        entries = {}
+        for model_id in sorted(listed, key=lambda i: (not i.startswith("gemini"), i)):  # Gemini first
+            if (entry := self._entry(model_id)) is not None:
+                entries[model_id] = entry
+        for alias in self.aliases.exact():
+            if (entry := self._entry(alias)) is not None:
+                entries[alias] = entry
+        self._entries = entries
+
+    def _entry(self, model_id: str) -> dict | None:
+        target = self.resolve(model_id)
+        if target is None:
+            return None
+        if target == model_id:
+            return model_entry(model_id, self._served[model_id])
+        return alias_entry(model_id, target, self._served[target])
 
     def models(self) -> list[dict]:
-        return list(self._models.values())
+        return list(self._entries.values())
 
     def get(self, model_id: str) -> dict | None:
-        return self._models.get(model_id)
+        """One `Model`: a listed one, or any id a request may use (pattern aliases, renamed ids)."""
+        return self._entries.get(model_id) or self._entry(model_id)
 
     def resolve(self, model_id: str) -> str | None:
-        """The id to send upstream for a client's model id, or None if nobody serves it."""
-        if model_id in self._models:
-            return model_id
-        target = self._aliases.get(model_id)
-        return target if target in self._models else None
+        """The id a client's model id is served as (aliases applied), or None if no account serves it."""
+        target = self.aliases.resolve(model_id)
+        if target in self._served:
+            return target
+        target = self._deprecated.get(target)
+        return target if target in self._served else None
 
-
-def _usable(accounts: Iterable[Account]) -> Iterable[Account]:
-    return (account for account in accounts if account.enabled)
+    def fallbacks(self, model_id: str) -> tuple[str, ...]:
+        """The models (GATEWAY_MODEL_FALLBACKS) that may serve a request for `model_id` instead, in order."""
+        return tuple(model for model in self._fallbacks.after(model_id) if model in self._served)

@@ -5,9 +5,12 @@ from __future__ import annotations
 import ipaddress
 import os
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
+
+from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
 
 # Antigravity's order: the sandbox host answers first, prod last (antigravity-gemini-spec §6).
 DEFAULT_UPSTREAM_URLS = (
@@ -28,6 +31,7 @@ DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
 # `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
 DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
+T = TypeVar("T")
 
 
 class SettingsError(ValueError):
@@ -57,6 +61,9 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
+    # model routing: aliases and fallback chains
+    model_aliases: Aliases = NO_ALIASES
+    model_fallbacks: Fallbacks = NO_FALLBACKS
 
     @property
     def database(self) -> Path:
@@ -106,6 +113,9 @@ class Settings:
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", DEFAULT_USER_AGENT)),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
+            # model routing
+            model_aliases=_routing("MODEL_ALIASES", Aliases.parse, get("MODEL_ALIASES")),
+            model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
         )
 
 
@@ -121,6 +131,13 @@ def _rule_names(name: str, names: list[str]) -> frozenset[str]:
         known = ", ".join(sorted(RULE_NAMES))
         raise SettingsError(f"GATEWAY_{name}: no translation rule named {', '.join(unknown)} (rules: {known})")
     return frozenset(names)
+
+
+def _routing(name: str, parse: Callable[[str], T], value: str) -> T:
+    try:
+        return parse(value)
+    except ValueError as exc:
+        raise SettingsError(f"GATEWAY_{name}: {exc}") from None
 
 
 def _state_url(url: str) -> str:

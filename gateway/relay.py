@@ -17,6 +17,7 @@ from .accounts.pool import Pool, fingerprint
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
 from .errors import GatewayError, json_response, with_retry_delay
+from .routing import Fallback, distinct
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
@@ -41,11 +42,18 @@ class Relay:
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
 
-    def generate(self, model: str, body: dict, stream: bool, sse: bool, trace: Trace) -> Response:
-        """generateContent (assembled from the upstream stream) or streamGenerateContent."""
+    def generate(
+        self, model: str, body: dict, stream: bool, sse: bool, trace: Trace, fallbacks: tuple[Fallback, ...] = ()
+    ) -> Response:
+        """generateContent (assembled from the upstream stream) or streamGenerateContent; by a fallback
+        model when every account is cooling down or out of quota for `model`."""
+        fallbacks = distinct(model, fallbacks)
+        bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
-        def open_stream(account: Account) -> tuple[list[dict], Iterator[dict], requests.Response]:
-            wrapped = envelope.wrap_generate(body, model, account.project, account.email, self.client.user_agent)
+        def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:
+            wrapped = envelope.wrap_generate(
+                bodies[served], served, account.project, account.email, self.client.user_agent
+            )
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
             events = _events(upstream)
@@ -58,24 +66,24 @@ class Relay:
 
         if not stream:
 
-            def assemble(account: Account) -> dict:
-                held, events, upstream = open_stream(account)
+            def assemble(account: Account, served: str) -> dict:
+                held, events, upstream = open_stream(account, served)
                 with upstream:
                     return collect([*held, *events])
 
-            account, answer = self._with_failover(model, body, assemble, trace)
+            account, served, answer = self._with_failover(model, body, assemble, trace, fallbacks)
             tokens = token_counts(answer.get("usageMetadata"))
-            self.usage.record(account.id, model, 200, tokens=tokens)
+            self.usage.record(account.id, served, 200, tokens=tokens)
             trace.tokens_in, trace.tokens_out = tokens
             return json_response(answer)
 
-        account, (held, events, upstream) = self._with_failover(model, body, open_stream, trace)
+        account, served, (held, events, upstream) = self._with_failover(model, body, open_stream, trace, fallbacks)
         trace.deferred = True  # the stream outlives this view: its generator tells how it ended
 
         def finished(usage: dict | None, error: GatewayError | None) -> None:
             status, message = (error.code, error.message) if error else (200, "")
             tokens = token_counts(usage)
-            self.usage.record(account.id, model, status, message, tokens)
+            self.usage.record(account.id, served, status, message, tokens)
             trace.tokens_in, trace.tokens_out = tokens
             trace.finish(status)
 
@@ -93,7 +101,7 @@ class Relay:
         """countTokens answered by upstream with its real count."""
         wrapped = envelope.wrap_count_tokens(body, model)
 
-        def count(account: Account) -> dict:
+        def count(account: Account, _model: str) -> dict:
             with self.client.call("countTokens", account.access_token, wrapped) as upstream:
                 trace.upstream = _origin(upstream.url)
                 answer = envelope.unwrap(upstream.json())
@@ -101,42 +109,56 @@ class Relay:
                 raise EmptyResponse()
             return answer
 
-        account, answer = self._with_failover(model, body, count, trace)
+        account, _, answer = self._with_failover(model, body, count, trace)
         self.usage.record(account.id, model, 200)
         return json_response(answer)
 
-    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T], trace: Trace) -> tuple[Account, T]:
-        """`send` on one account after another until one answers; the last real error otherwise."""
+    def _with_failover(
+        self,
+        model: str,
+        body: dict,
+        send: Callable[[Account, str], T],
+        trace: Trace,
+        fallbacks: tuple[Fallback, ...] = (),
+    ) -> tuple[Account, str, T]:
+        """`send` on one account (and model) after another until one answers; the last real error otherwise.
+
+        Returns the account, the model that served and the answer. An account is never tried twice for one
+        model; it may still serve a fallback model when the model it failed for is cooling down.
+        """
         session = fingerprint(body)
-        tried: set[int] = set()
+        names = {fallback.model: fallback.name for fallback in fallbacks}
+        tried: set[tuple[int, str]] = set()
         last: GatewayError | None = None
         while len(tried) < self.max_attempts:
             try:
-                account, snapshot = self.pool.pick(model, session, tried)
+                account, snapshot, served = self.pool.pick(model, session, tried, tuple(names))
             except GatewayError as exc:
                 raise _final(last or exc) from None
-            tried.add(account.id)
+            tried.add((account.id, served))
             try:
-                result = self._send_fresh(account, send)
+                result = self._send_fresh(account, served, send)
             except GatewayError as exc:
-                self.usage.record(account.id, model, exc.code, exc.message)
+                self.usage.record(account.id, served, exc.code, exc.message)
                 trace.attempted(self.label(account.email), exc.code)
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
-                self.pool.failed(account, model, exc)
+                self.pool.failed(account, served, exc)
                 last = exc
                 continue
-            self.pool.succeeded(account, model, snapshot)
+            self.pool.succeeded(account, served, snapshot)
             trace.attempted(self.label(account.email), 200)
-            return account, result
+            if served != model:
+                trace.served_by(names[served])
+            return account, served, result
         raise _final(last)
 
-    def _send_fresh(self, account: Account, send: Callable[[Account], T]) -> T:
+    def _send_fresh(self, account: Account, model: str, send: Callable[[Account, str], T]) -> T:
         account = self.pool.credentials(account)
         try:
-            return send(account)
+            return send(account, model)
         except AuthFailed:  # the token was revoked early: refresh once, then try again
-            return send(self.pool.credentials(account, force=True))
+            return send(self.pool.credentials(account, force=True), model)
 
 
 def _origin(url: str) -> str:

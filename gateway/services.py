@@ -40,7 +40,7 @@ class Services:
             functools.partial(account_label, how=settings.log_accounts),
         )
         self.rules = active_rules(settings.translate_off)
-        self._catalog = Catalog()
+        self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
 
     @property
     def catalog(self) -> Catalog:

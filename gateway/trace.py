@@ -36,6 +36,7 @@ class Trace:
     duration_ms: float | None = None
     tokens_in: int = 0
     tokens_out: int = 0
+    fallback_from: str = ""  # the model asked for, when a fallback (GATEWAY_MODEL_FALLBACKS) served instead
     started: float = field(default_factory=time.monotonic, repr=False)
     deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
 
@@ -46,6 +47,11 @@ class Trace:
         metrics.ATTEMPTS.labels(_outcome(status)).inc()
         if self.attempts > 1:
             metrics.FAILOVERS.inc()
+
+    def served_by(self, model: str) -> None:
+        """A fallback model served: the log line's `model` is that one, and the pair is counted."""
+        metrics.FALLBACKS.labels(self.model, model).inc()
+        self.fallback_from, self.model = self.model, model
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:

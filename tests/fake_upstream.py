@@ -69,6 +69,7 @@ class FakeAccount:
     onboarded: bool
     revoked: bool
     expires_in: int
+    models: tuple[str, ...] | None = None  # None: lists MODELS and serves any model; else only these
 
 
 class FakeGoogle:
@@ -141,10 +142,11 @@ class FakeGoogle:
         onboarded: bool = True,
         revoked: bool = False,
         expires_in: int = 3600,
+        models: tuple[str, ...] | None = None,
     ) -> None:
-        """Register an account whose refresh token the token endpoint accepts."""
+        """Register an account whose refresh token the token endpoint accepts (`models`: all it serves)."""
         with self._lock:
-            self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in)
+            self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in, models)
 
     def add_code(self, code: str, refresh_token: str) -> None:
         """An authorization code that the token endpoint exchanges for this account's refresh token."""
@@ -223,7 +225,11 @@ class FakeGoogle:
         if method == "fetchAvailableModels":
             quota = {"remainingFraction": 1.0, "resetTime": "2026-11-26T00:00:00Z"}
             info = {"maxTokens": 1048576, "maxOutputTokens": 65535, "quotaInfo": quota}
-            return Reply(json={"models": {m: {"displayName": m.replace("-", " ").title(), **info} for m in MODELS}})
+            models = account.models or MODELS
+            return Reply(json={"models": {m: {"displayName": m.replace("-", " ").title(), **info} for m in models}})
+        model = body.get("model") or str((body.get("request") or {}).get("model", "")).removeprefix("models/")
+        if account.models is not None and model not in account.models:  # as Google answers a model not entitled
+            return Reply(404, google_error(404, "Requested entity was not found.", "NOT_FOUND"))
         if method == "countTokens":
             contents = (body.get("request") or {}).get("contents") or []
             words = sum(len(str(p.get("text", "")).split()) for c in contents for p in c.get("parts") or ())

@@ -3,6 +3,7 @@
 import json
 import time
 
+import pytest
 import requests
 
 from gateway.config import DEFAULT_USER_AGENT
@@ -109,8 +110,19 @@ def test_sse_stream_relays_each_event_and_adds_nothing(gateway, account):
     assert "[DONE]" not in response.text
 
 
-def test_stream_without_alt_is_a_json_array(gateway, account):
-    response = gateway.post(f"{FLASH}:streamGenerateContent?%24alt=json%3Benum-encoding%3Dint", HELLO)
+@pytest.mark.parametrize("query", ["", "?key=" + API_KEY])
+def test_stream_without_alt_is_sse(gateway, account, query):
+    """The seed tutorial's curl sends no alt and checks for text/event-stream."""
+    response = gateway.post(f"{FLASH}:streamGenerateContent{query}", HELLO)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/event-stream")
+    assert [text_of(e) for e in sse_events(response)] == ["Hel", "lo"]
+
+
+@pytest.mark.parametrize("query", ["%24alt=json%3Benum-encoding%3Dint", "alt=json"])
+def test_stream_with_alt_json_is_a_json_array(gateway, account, query):
+    """google-generativeai sends `$alt=json;enum-encoding=int` and reads a streamed JSON array."""
+    response = gateway.post(f"{FLASH}:streamGenerateContent?{query}", HELLO)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("application/json")
     assert response.headers["X-Accel-Buffering"] == "no"
@@ -151,7 +163,7 @@ def test_streams_are_relayed_as_they_arrive(gateway, upstream, account):
 
 def test_json_array_stream_is_incremental_too(gateway, upstream, account):
     upstream.script("streamGenerateContent", second_event_held_back())
-    with streamed(gateway, "streamGenerateContent") as response:
+    with streamed(gateway, "streamGenerateContent?alt=json") as response:
         chunks = response.raw.stream(1024, decode_content=True)
         started = time.monotonic()
         first = next(chunks)

@@ -51,11 +51,11 @@ def test_only_the_cooled_accounts_conversations_move_and_they_spread(tmp_path):
 def test_tried_accounts_are_skipped(tmp_path):
     pool = pool_of(tmp_path, 3)
     first = pool.pick(MODEL, session(1), set())[0]
-    second = pool.pick(MODEL, session(1), {first.id})[0]
-    third = pool.pick(MODEL, session(1), {first.id, second.id})[0]
+    second = pool.pick(MODEL, session(1), {(first.id, MODEL)})[0]
+    third = pool.pick(MODEL, session(1), {(first.id, MODEL), (second.id, MODEL)})[0]
     assert len({first.id, second.id, third.id}) == 3
     with pytest.raises(GatewayError) as caught:
-        pool.pick(MODEL, session(1), {first.id, second.id, third.id})
+        pool.pick(MODEL, session(1), {(first.id, MODEL), (second.id, MODEL), (third.id, MODEL)})
     assert caught.value.code == 503
 
 
@@ -96,3 +96,17 @@ def test_choosing_looks_at_a_few_accounts_not_all(tmp_path, monkeypatch, sticky)
     for n in range(100):
         pool.pick(MODEL, session(n) if sticky else None, set())
     assert looked[1] == 100
+
+
+def test_an_account_is_picked_only_for_the_models_it_lists(tmp_path):
+    pool = pool_of(tmp_path, 3)
+    lister = pool.store.find("user1@example.com")
+    pool.store.update(lister.id, models={MODEL: {}})
+    pool.store.update(pool.store.find("user2@example.com").id, models={"gemini-2.5-pro": {}})
+    picked = {pool.pick(MODEL, session(n), set())[0].email for n in range(40)}
+    assert picked == {"user0@example.com", "user1@example.com"}  # user0 has no list yet: it serves any model
+    pool.store.update(pool.store.find("user0@example.com").id, models={"gemini-2.5-pro": {}})
+    with pytest.raises(GatewayError) as refused:
+        pool.pick("gemini-3-pro-high", session(1), set())
+    assert refused.value.code == 404 and "gemini-3-pro-high" in refused.value.message
+    assert "none of its 3 enabled accounts" in refused.value.message

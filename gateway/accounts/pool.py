@@ -72,34 +72,54 @@ class Pool:
         self._turn = itertools.count()
         self._order, self._ordered = Order(()), ()
 
-    def pick(self, model: str, session: str | None, excluded: set[int]) -> tuple[Account, Snapshot]:
-        """An enabled account not cooling down for the model (the session's own, else the next in turn),
-        with the snapshot it was chosen from."""
+    def pick(
+        self, model: str, session: str | None, excluded: set[tuple[int, str]], fallbacks: tuple[str, ...] = ()
+    ) -> tuple[Account, Snapshot, str]:
+        """An enabled account that serves the model and is not cooling down for it (the session's own, else
+        the next in turn), with the snapshot it was chosen from and the model it serves: `model`, or when
+        every account is cooling down or out of quota for it, the first of `fallbacks` one can serve.
+
+        `excluded`: the (account id, model) pairs this request already tried.
+        """
         snapshot = self.store.snapshot()
         now = time.time()
         accounts = snapshot.accounts
         order = self._order_for(accounts)
-        positions = order.for_session(session) if session else order.round_robin(next(self._turn))
+        turn = next(self._turn)
         spent = None  # ready, but its last quota reading (`gateway accounts quota`) showed the model used up
-        for position in positions:
-            account = accounts[position]
-            if account.id in excluded or snapshot.cooling(account, model, now):
-                continue
-            if _has_quota(account, model, now):
-                return account, snapshot
-            spent = spent or account
+        for candidate in (model, *fallbacks):
+            for position in order.for_session(session) if session else order.round_robin(turn):
+                account = accounts[position]
+                if (
+                    (account.id, candidate) in excluded
+                    or not _serves(account, candidate)
+                    or snapshot.cooling(account, candidate, now)
+                ):
+                    continue
+                if _has_quota(account, candidate, now):
+                    return account, snapshot, candidate
+                spent = spent or (account, candidate)
         if spent is not None:
-            return spent, snapshot
-        enabled = [a for a in accounts if a.enabled and a.id not in excluded]
-        if not enabled:
+            return spent[0], snapshot, spent[1]
+        enabled = [a for a in accounts if a.enabled]
+        serving = [a for a in enabled if _serves(a, model)]
+        if enabled and not serving:
+            raise GatewayError(
+                404,
+                f"models/{model} is not served by this gateway: none of its {len(enabled)} enabled accounts "
+                "lists it. Call ListModels to see the models they serve.",
+            )
+        waiting = [a for a in serving if (a.id, model) not in excluded]
+        if not waiting:
             raise no_accounts()
-        wait = min(snapshot.cooling(a, model, now).until for a in enabled) - now
+        wait = min(snapshot.cooling(a, model, now).until for a in waiting) - now
         if wait > NEARLY_READY:
+            also = f" (and its fallbacks {', '.join(fallbacks)})" if fallbacks else ""
             raise too_many_requests(
-                f"Every account is cooling down for {model}; the first is ready in {wait:.0f}s.", wait
+                f"Every account is cooling down for {model}{also}; the first is ready in {wait:.0f}s.", wait
             )
         time.sleep(max(wait, 0))
-        return self.pick(model, session, excluded)
+        return self.pick(model, session, excluded, fallbacks)
 
     def _order_for(self, accounts: tuple[Account, ...]) -> Order:
         """The walking order of this account list, rebuilt only when the list or an enabled flag changed."""
@@ -187,6 +207,11 @@ class Pool:
         """Forget past strikes, only when the snapshot it was picked from shows some: no write otherwise."""
         if (account.id, model) in snapshot.cooldowns:
             self.store.clear_cooldown(account.id, model)
+
+
+def _serves(account: Account, model: str) -> bool:
+    """Whether the account's model list (fetchAvailableModels) has the model; no list yet: any model."""
+    return not account.models or model in account.models
 
 
 def _has_quota(account: Account, model: str, now: float) -> bool:

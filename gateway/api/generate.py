@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+
 import gevent
 from flask import Blueprint, Response, g, request
 
+from ..routing import fallbacks_for
 from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
@@ -20,7 +23,7 @@ def model_method(target: str) -> Response:
     model, method = split_target(target)
     check_method(method)
     gateway = services()
-    upstream_model = resolve(gateway.catalog, model, method)
+    upstream_model = resolve(gateway.catalog, model, method)  # aliases applied, once, before translation
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     raw = request.get_data(cache=False)
@@ -31,6 +34,18 @@ def model_method(target: str) -> Response:
         trace.model = bare_model(upstream_model)
         return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
+    # Each fallback gets its own translation of the body as the client sent it, so this comes first.
+    names = gateway.catalog.fallbacks(upstream_model)
+    fallbacks = fallbacks_for(body, names, functools.partial(translate, rules=gateway.rules))
     trace.model = upstream_model = translate(body, upstream_model, gateway.rules)  # the model actually sent
-    # google-genai asks for SSE; google-generativeai (no alt) reads a streamed JSON array.
-    return gateway.relay.generate(upstream_model, body, trace.stream, request.args.get("alt") == "sse", trace)
+    return gateway.relay.generate(upstream_model, body, trace.stream, _sse(), trace, fallbacks)
+
+
+def _sse() -> bool:
+    """Whether a stream is sent as server-sent events: yes unless the client asks for JSON.
+
+    google-generativeai asks with `$alt=json;enum-encoding=int` and reads a streamed JSON array; google-genai
+    sends `alt=sse`; curl and the seed tutorial send no `alt` and expect text/event-stream.
+    """
+    alt = request.args.get("alt") or request.args.get("$alt") or "sse"
+    return alt.partition(";")[0].strip().lower() != "json"

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 
 from ..errors import GatewayError, json_response
 from ..services import services
-from .target import check_model_id, split_target
+from .target import check_method, check_model_id, split_target
 
 bp = Blueprint("models", __name__)
 DEFAULT_PAGE = 50  # Google's default pageSize
@@ -29,16 +29,12 @@ def list_models() -> Response:
 @bp.get("/models/<path:target>")
 def get_model(target: str) -> Response:
     model, method = split_target(target)
+    if method:
+        check_method(method)  # a GET of models/<id>:embedContent still names the feature (501)
     entry = services().catalog.get(check_model_id(model)) if not method else None
     if entry is None:
         raise GatewayError(404, f"models/{model} is not found for API version v1beta.")
     return json_response(entry)
-
-
-@bp.get("/tunedModels")
-def list_tuned_models() -> Response:
-    # google-genai asks for this with query_base=False; the pool has no tuned models.
-    return json_response({"tunedModels": []})
 
 
 def _page_size(value: str | None) -> int:

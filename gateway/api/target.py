@@ -10,7 +10,20 @@ from ..upstream.translate.suffixes import bare_model
 
 MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 METHODS = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
-UNSUPPORTED = frozenset({"embedContent", "batchEmbedContents", "predict", "batchGenerateContent"})
+# Gemini API features Cloud Code Assist has no counterpart for: 501 naming the feature, never a bare 404.
+FEATURES = {
+    "files": "The Files API",
+    "cachedContents": "Context caching",
+    "batches": "The Batch API",
+    "tunedModels": "Tuned models",
+    "embedContent": "Embeddings",
+    "batchEmbedContents": "Embeddings",
+    "asyncBatchEmbedContent": "Embeddings",
+    "predict": "Prediction (Imagen, Veo)",
+    "predictLongRunning": "Prediction (Imagen, Veo)",
+    "batchGenerateContent": "The Batch API",
+}
+COLLECTIONS = ("files", "cachedContents", "batches", "tunedModels")  # the path segments among FEATURES
 
 
 def split_target(target: str) -> tuple[str, str]:
@@ -43,9 +56,11 @@ def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> st
     if bare != model and (resolved := catalog.resolve(bare)) is not None:
         upstream = resolved + model[len(bare) :]
     if upstream is None:
+        alias = catalog.aliases.resolve(model)
+        via = f" (GATEWAY_MODEL_ALIASES sends it to {alias}, which no account serves)" if alias != model else ""
         raise GatewayError(
             404,
-            f"models/{model} is not found for API version v1beta, or is not supported for {method}. "
+            f"models/{model} is not found for API version v1beta{via}, or is not supported for {method}. "
             "Call ListModels to see the list of available models and their supported methods.",
         )
     return upstream
@@ -54,6 +69,14 @@ def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> st
 def check_method(method: str) -> str:
     if method in METHODS:
         return method
-    if method in UNSUPPORTED:
-        raise GatewayError(501, f"{method} is not supported: Cloud Code Assist offers no such method.")
+    if method in FEATURES:
+        raise unsupported(method)
     raise GatewayError(404, f"Method not found: {method or '(none)'}.")
+
+
+def unsupported(feature: str) -> GatewayError:
+    return GatewayError(
+        501,
+        f"{FEATURES[feature]} ({feature}): not supported by this gateway, as Cloud Code Assist, "
+        "which serves its requests, has no such feature.",
+    )

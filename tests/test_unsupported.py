@@ -1,0 +1,107 @@
+"""Routes: Gemini features Cloud Code cannot serve (501 naming them), unversioned paths, odd bodies."""
+
+import pytest
+import requests
+from google import genai
+from google.genai import errors as genai_errors
+from google.genai import types
+
+from tests.conftest import API_KEY, HELLO
+
+PREFIXES = ["/v1beta", "/v1", "/v1alpha", ""]
+FEATURES = [
+    ("files", "/files"),
+    ("files", "/files/abc-123"),
+    ("files", "/files/abc-123:download"),
+    ("cachedContents", "/cachedContents"),
+    ("cachedContents", "/cachedContents/cache-1"),
+    ("batches", "/batches"),
+    ("batches", "/batches/batch-1:cancel"),
+    ("tunedModels", "/tunedModels"),
+    ("tunedModels", "/tunedModels/mine:generateContent"),
+    ("embedContent", "/models/gemini-2.5-flash:embedContent"),
+    ("batchEmbedContents", "/models/gemini-2.5-flash:batchEmbedContents"),
+    ("predict", "/models/imagen-4.0-generate-001:predict"),
+    ("batchGenerateContent", "/models/gemini-2.5-flash:batchGenerateContent"),
+]
+
+
+def assert_unimplemented(response: requests.Response, feature: str) -> None:
+    assert response.status_code == 501, response.text
+    error = response.json()["error"]
+    assert error["code"] == 501 and error["status"] == "UNIMPLEMENTED" and feature in error["message"]
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=lambda p: p or "bare")
+@pytest.mark.parametrize(("feature", "path"), FEATURES, ids=[path for _, path in FEATURES])
+def test_features_cloud_code_lacks_are_501_naming_them(gateway, upstream, prefix, feature, path):
+    for method in ("GET", "POST", "DELETE"):
+        response = requests.request(
+            method, gateway.url + prefix + path, json={}, headers={"x-goog-api-key": API_KEY}, timeout=10
+        )
+        assert_unimplemented(response, feature)
+    assert upstream.calls == []
+
+
+@pytest.mark.parametrize("prefix", PREFIXES, ids=lambda p: p or "bare")
+def test_file_uploads_are_501(gateway, prefix):
+    response = gateway.post(f"/upload{prefix}/files", {"file": {"displayName": "notes.txt"}})
+    assert_unimplemented(response, "files")
+
+
+@pytest.mark.parametrize("path", ["/v1beta/files", "/upload/v1beta/files", "/models/x:embedContent", "/cachedContents"])
+def test_the_key_is_checked_before_the_feature(gateway, path):
+    response = gateway.post(path, {}, key=None)
+    assert response.status_code == 401 and response.json()["error"]["status"] == "UNAUTHENTICATED"
+
+
+def test_the_sdk_gets_a_clear_error_for_uploads_and_caches(gateway, tmp_path):
+    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("some notes")
+    with pytest.raises(genai_errors.APIError) as caught:
+        client.files.upload(file=notes)
+    assert caught.value.code == 501 and "files" in caught.value.message
+    with pytest.raises(genai_errors.APIError) as caught:
+        client.caches.create(model="gemini-2.5-flash", config=types.CreateCachedContentConfig(contents=["x"]))
+    assert caught.value.code == 501 and "cachedContents" in caught.value.message
+
+
+def test_unversioned_paths_answer_as_v1beta_does(gateway, account):
+    assert gateway.get("/models").json() == gateway.get("/v1beta/models").json()
+    assert gateway.get("/models/gemini-2.5-flash").json()["name"] == "models/gemini-2.5-flash"
+    assert gateway.get("/models/gemini-9-nonexistent").status_code == 404
+    answer = gateway.post("/models/gemini-2.5-flash:generateContent", HELLO)
+    assert answer.status_code == 200 and answer.json()["candidates"][0]["content"]["parts"][0]["text"] == "Hello"
+    assert gateway.post("/models/gemini-2.5-flash:countTokens", HELLO).json() == {"totalTokens": 3}
+    stream = gateway.post("/models/gemini-2.5-flash:streamGenerateContent", HELLO)
+    assert stream.headers["Content-Type"].startswith("text/event-stream")
+
+
+@pytest.mark.parametrize("method", ["generateContent", "countTokens", "streamGenerateContent"])
+@pytest.mark.parametrize("text", [rb"\ud800", rb"tail \udfff", rb"\ud83d alone"])
+def test_a_lone_surrogate_is_a_400(gateway, upstream, account, method, text):
+    body = b'{"contents":[{"role":"user","parts":[{"text":"' + text + b'"}]}]}'
+    response = requests.post(
+        f"{gateway.url}/v1beta/models/gemini-2.5-flash:{method}",
+        data=body,
+        headers={"x-goog-api-key": API_KEY, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["status"] == "INVALID_ARGUMENT" and "surrogate" in error["message"]
+    assert upstream.calls_to(method) == [] and upstream.calls_to("streamGenerateContent") == []
+
+
+def test_paired_surrogates_and_escaped_backslashes_pass(gateway, upstream, account):
+    body = b'{"contents":[{"role":"user","parts":[{"text":"\\ud83d\\ude00 and \\\\ud800 as text"}]}]}'
+    response = requests.post(
+        f"{gateway.url}/v1beta/models/gemini-2.5-flash:generateContent",
+        data=body,
+        headers={"x-goog-api-key": API_KEY, "Content-Type": "application/json"},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    sent = upstream.calls_to("streamGenerateContent")[0].body["request"]["contents"][0]["parts"][0]["text"]
+    assert sent == "\U0001f600 and \\ud800 as text"
