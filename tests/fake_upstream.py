@@ -304,6 +304,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(404, google_error(404, f"{url.path} not found.", "NOT_FOUND"))
         elif method != "token" and account is None:
             reply = Reply(401, UNAUTHENTICATED)
+        elif method in GENERATE_METHODS and (refusal := schema_errors(body)):
+            reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
         else:
             reply = google._scripted(method, email)
         if reply is None and method == "token":
@@ -356,3 +358,112 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+# ---- schemas, parsed as strictly as Google does (shared/reference/v1internal-rules.md §1) ----
+
+GENERATE_METHODS = ("generateContent", "streamGenerateContent")
+SCHEMA_FIELDS = frozenset(
+    {
+        *("type", "format", "title", "description", "nullable", "enum", "items", "properties", "required"),
+        *("anyOf", "minItems", "maxItems", "minimum", "maximum"),
+    }
+)
+SCHEMA_TYPES = ("TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL")  # by number
+SCHEMA_PROTO = "type.googleapis.com/google.ai.generativelanguage.v1beta.Schema"
+TYPE_PROTO = "type.googleapis.com/google.ai.generativelanguage.v1beta.Type"
+# (proto field, the JSON Schema twin Google refuses beside it): both are schema positions
+DECLARATION_SCHEMAS = (("parameters", "parametersJsonSchema"), ("response", "responseJsonSchema"))
+CONFIG_SCHEMAS = (("responseSchema", "responseJsonSchema"),)
+
+
+def schema_errors(envelope: object) -> str | None:
+    """Google's 400 message for the first schema a v1internal generate call carries that it refuses, else None.
+
+    Every schema position is read as the proto `Schema`, JSON Schema twins included: the reference marks anything
+    outside the allow-list unsafe on the Antigravity path.
+    """
+    request = envelope.get("request") if isinstance(envelope, dict) else None
+    if not isinstance(request, dict):
+        return None
+    claude, tool_index = str(envelope.get("model", "")).startswith("claude-"), 0
+    for t, tool in enumerate(_listed(request, "tools")):
+        for d, declaration in enumerate(_listed(tool, "functionDeclarations")):
+            if claude and _member(declaration, "parametersJsonSchema") is not None:
+                return f"tools.{tool_index}.custom.input_schema: Field required"  # Claude reads `parameters` only
+            tool_index += 1
+            where = f"request.tools[{t}].function_declarations[{d}]"
+            if error := _schema_pair_errors(declaration, where, DECLARATION_SCHEMAS):
+                return error
+    config = _member(request, "generationConfig")
+    return (
+        _schema_pair_errors(config, "request.generation_config", CONFIG_SCHEMAS) if isinstance(config, dict) else None
+    )
+
+
+def _schema_pair_errors(holder: dict, where: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
+    for proto, json_schema in pairs:
+        if _member(holder, proto) is not None and _member(holder, json_schema) is not None:
+            return f"{_snake_name(json_schema)} must not be set when {_snake_name(proto)} is set"
+        for name in (proto, json_schema):
+            if error := _schema_error(_member(holder, name), f"{where}.{_snake_name(name)}"):
+                return error
+    return None
+
+
+def _schema_error(schema: object, path: str) -> str | None:
+    """The proto JSON parser's complaint about one Schema value (and everything under it), else None."""
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"Invalid value at '{path}' ({SCHEMA_PROTO}), {json.dumps(schema)}"
+    for key, value in schema.items():
+        name = _camel_name(key)
+        where = f"{path}.{_snake_name(name)}"
+        if name not in SCHEMA_FIELDS:
+            return f"Invalid JSON payload received. Unknown name \"{key}\" at '{path}': Cannot find field."
+        if name == "type" and not _schema_type(value):
+            return f"Invalid value at '{where}' ({TYPE_PROTO}), {json.dumps(value)}"
+        if name == "enum":
+            bad = [
+                (i, v) for i, v in enumerate(value if isinstance(value, list) else [value]) if not isinstance(v, str)
+            ]
+            if bad:
+                return f"Invalid value at '{where}[{bad[0][0]}]' (TYPE_STRING), {json.dumps(bad[0][1])}"
+        children = []
+        if name == "properties" and isinstance(value, dict):  # a map: Google numbers its entries
+            children = [(sub, f"{path}.properties[{i}].value") for i, sub in enumerate(value.values())]
+        elif name == "anyOf" and isinstance(value, list):
+            children = [(sub, f"{where}[{i}]") for i, sub in enumerate(value)]
+        elif name == "items":
+            children = [(value, where)]
+        for sub, sub_path in children:
+            if error := _schema_error(sub, sub_path):
+                return error
+    return None
+
+
+def _schema_type(value: object) -> bool:
+    """A Type enum value as proto JSON reads it: its name (Google's parser ignores case) or its number."""
+    if isinstance(value, str):
+        return value.upper() in SCHEMA_TYPES
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SCHEMA_TYPES)
+
+
+def _member(holder: object, camel: str) -> object:
+    """A member by its proto JSON name or its proto field name, as Google's parser accepts both."""
+    return holder.get(camel, holder.get(_snake_name(camel))) if isinstance(holder, dict) else None
+
+
+def _listed(holder: object, camel: str) -> list:
+    value = _member(holder, camel)
+    return value if isinstance(value, list) else []
+
+
+def _snake_name(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def _camel_name(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from . import schemas
+
 
 @dataclass
 class Target:
@@ -26,7 +28,10 @@ class Target:
 Rule = Callable[[dict, Target], None]
 
 # (name, rule) in the order they run; names are what GATEWAY_TRANSLATE_OFF lists.
-RULES: tuple[tuple[str, Rule], ...] = ()
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("tool_schemas", schemas.tool_schemas),
+    ("response_schema", schemas.response_schema),
+)
 RULE_NAMES = frozenset(name for name, _ in RULES)
 
 
