@@ -404,6 +404,10 @@ def test_shared_definitions_cannot_grow_a_schema_exponentially():
         ({"$ref": "https://example.com/s.json"}, {"description": "$ref: https://example.com/s.json"}),
         ({"type": "any", "examples": ["x" * 300]}, {"description": f'type: any; examples: ["{"x" * 197}…'}),
         (True, None),
+        (
+            {"format": ["x"], "enum": "a", "properties": [1], "required": "a", "items": [{}], "anyOf": {}, "$ref": 5},
+            {"description": 'format: ["x"]; enum: a; properties: [1]; required: a; items: [{}]; $ref: 5; anyOf: {}'},
+        ),
     ],
 )
 def test_clean_schema(schema, cleaned):

@@ -22,9 +22,21 @@ PARAMETERS = ("parameters", "parametersJsonSchema", "parameters_json_schema")  #
 FUNCTION_RESPONSE = ("response", "responseJsonSchema", "response_json_schema")
 RESPONSE_SCHEMA = ("responseSchema", "response_schema", "responseJsonSchema", "response_json_schema")
 
-# Bookkeeping with no meaning for the model: dropped without a hint.
-SILENT = frozenset({"$schema", "$id", "$anchor", "$dynamicAnchor", "$comment", "$defs", "definitions", "$vocabulary"})
-SILENT_TOO = frozenset({"propertyOrdering"})  # google-genai's own ordering hint; the proto path refuses it
+# Dropped without a hint: bookkeeping with no meaning for the model (propertyOrdering is google-genai's own),
+# and the definitions, inlined where they are referenced.
+SILENT = frozenset(
+    {
+        "$schema",
+        "$id",
+        "$anchor",
+        "$dynamicAnchor",
+        "$comment",
+        "$vocabulary",
+        "propertyOrdering",
+        "$defs",
+        "definitions",
+    }
+)
 FORMATS = frozenset({"enum", "date-time", "int32", "int64", "float", "double"})  # what Gemini documents
 TYPE_NUMBERS = {1: "string", 2: "number", 3: "integer", 4: "boolean", 5: "array", 6: "object", 7: "null"}
 TYPE_NAMES = frozenset(TYPE_NUMBERS.values())
@@ -48,7 +60,7 @@ SCALARS: dict[str, Callable[[object], bool]] = {
     "title": lambda value: isinstance(value, str),
     "description": lambda value: isinstance(value, str),
     "nullable": lambda value: isinstance(value, bool),
-    "format": lambda value: value in FORMATS,
+    "format": lambda value: isinstance(value, str) and value in FORMATS,
     "minItems": _count,
     "maxItems": _count,
     "minimum": _number,
@@ -124,7 +136,7 @@ class _Cleaner:
                 out["required"] = [name for name in value if isinstance(name, str)]
             elif key in SCALARS and SCALARS[key](value):
                 out[key] = value
-            elif key not in SILENT and key not in SILENT_TOO:
+            elif key not in SILENT:
                 hints.append(_hint(key, value))
         for part in self._all_of(raw, hints, depth):
             _merge(out, part)
