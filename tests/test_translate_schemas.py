@@ -330,6 +330,7 @@ def test_a_schema_that_references_itself_is_cut_to_a_described_object():
 
 
 def test_shared_definitions_cannot_grow_a_schema_exponentially():
+    # 30 levels of two references each: 2**31 schemas if every reference were inlined
     defs = {
         f"L{i}": {
             "type": "object",
@@ -339,7 +340,7 @@ def test_shared_definitions_cannot_grow_a_schema_exponentially():
     }
     defs["L30"] = {"type": "string"}
     out = clean_schema({"$ref": "#/$defs/L0", "$defs": defs})
-    assert len(json.dumps(out)) < 2_000_000 and out["type"] == "object"
+    assert len(json.dumps(out)) < 100_000 and out["type"] == "object"
 
 
 @pytest.mark.parametrize(
