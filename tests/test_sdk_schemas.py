@@ -4,6 +4,7 @@ Each flow is also sent through a gateway with the schema rules switched off: the
 so the 200 through the real gateway is the translation's doing.
 """
 
+import asyncio
 import json
 import warnings
 from typing import NamedTuple, Optional
@@ -72,13 +73,20 @@ def answer(*parts: dict) -> Reply:
     )
 
 
-def generate(route: Route, upstream: FakeGoogle, model: str, contents: str, config: types.GenerateContentConfig):
+def generate(route: Route, upstream: FakeGoogle, model: str, contents: str, config, asynchronous: bool = False):
     """generate_content through `route`: translated it must succeed; untranslated, the fake's 400 reaches the client."""
     client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=route.url))
+    request = {"model": model, "contents": contents, "config": config}
+
+    def run():
+        if asynchronous:
+            return asyncio.run(client.aio.models.generate_content(**request))
+        return client.models.generate_content(**request)
+
     if route.translated:
-        return client.models.generate_content(model=model, contents=contents, config=config)
+        return run()
     with pytest.raises(genai_errors.ClientError) as refused:
-        client.models.generate_content(model=model, contents=contents, config=config)
+        run()
     assert refused.value.code == 400 and refused.value.status == "INVALID_ARGUMENT"
     (sent,) = upstream.calls_to("streamGenerateContent")
     assert refused.value.message == schema_errors(sent.body)  # refused for its schemas, and for nothing else
@@ -89,8 +97,9 @@ def sent_schemas(upstream) -> list[dict]:
     return [c.body["request"] for c in upstream.calls_to("streamGenerateContent")]
 
 
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["sync", "async"])
 @pytest.mark.parametrize("model", ["gemini-2.5-flash", "claude-sonnet-4-6"])
-def test_genai_automatic_function_calling(route, upstream, model):
+def test_genai_automatic_function_calling(route, upstream, model, asynchronous):
     translated = route.translated
     asked = []
 
@@ -102,7 +111,7 @@ def test_genai_automatic_function_calling(route, upstream, model):
     # Claude's answers carry an id for each call (v1internal-rules.md §3); Gemini's may too
     upstream.script("streamGenerateContent", answer({"functionCall": {**WEATHER_CALL["functionCall"], "id": "call-1"}}))
     config = types.GenerateContentConfig(tools=[get_weather])
-    response = generate(route, upstream, model, "Weather?", config)
+    response = generate(route, upstream, model, "Weather?", config, asynchronous)
     if not translated:
         assert asked == []
         return
