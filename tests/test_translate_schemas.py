@@ -12,6 +12,7 @@ from google import genai
 from google.genai import types
 from pydantic import BaseModel, Field
 
+from gateway.config import Settings, SettingsError
 from gateway.upstream.translate import Target, active_rules, translate
 from gateway.upstream.translate.schemas import clean_schema, response_schema, tool_schemas
 from tests.fake_upstream import schema_errors
@@ -415,3 +416,16 @@ def test_clean_schema(schema, cleaned):
     assert clean_schema(schema) == cleaned
     if cleaned is not None:
         assert keys_everywhere(cleaned) <= ALLOWED
+
+
+def test_each_schema_rule_switches_off_by_name():
+    settings = Settings.from_env({"GATEWAY_TRANSLATE_OFF": "tool_schemas"})
+    sent = {"contents": [{"parts": [{"text": "hi"}]}], "tools": [{"functionDeclarations": [GOOGLE_GENAI_JS]}]}
+    sent["generationConfig"] = {"responseJsonSchema": {"type": "object", "$defs": {}}}
+    body = copy.deepcopy(sent)
+    translate(body, "gemini-2.5-flash", active_rules(settings.translate_off))
+    assert body["tools"] == sent["tools"] and body["generationConfig"] == {
+        "responseSchema": {"type": "object", "properties": {}}
+    }
+    with pytest.raises(SettingsError, match=r"no translation rule named tool_schema .*response_schema.*tool_schemas"):
+        Settings.from_env({"GATEWAY_TRANSLATE_OFF": "tool_schema"})
