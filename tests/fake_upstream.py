@@ -424,12 +424,8 @@ def _schema_error(schema: object, path: str) -> str | None:
             return f"Invalid JSON payload received. Unknown name \"{key}\" at '{path}': Cannot find field."
         if name == "type" and not _schema_type(value):
             return f"Invalid value at '{where}' ({TYPE_PROTO}), {json.dumps(value)}"
-        if name == "enum":
-            bad = [
-                (i, v) for i, v in enumerate(value if isinstance(value, list) else [value]) if not isinstance(v, str)
-            ]
-            if bad:
-                return f"Invalid value at '{where}[{bad[0][0]}]' (TYPE_STRING), {json.dumps(bad[0][1])}"
+        if name == "enum" and (error := _enum_error(value, where)):
+            return error
         children = []
         if name == "properties" and isinstance(value, dict):  # a map: Google numbers its entries
             children = [(sub, f"{path}.properties[{i}].value") for i, sub in enumerate(value.values())]
@@ -443,8 +439,16 @@ def _schema_error(schema: object, path: str) -> str | None:
     return None
 
 
+def _enum_error(values: object, path: str) -> str | None:
+    """The proto's `enum` is `repeated string`: a number in it is refused."""
+    for index, value in enumerate(values if isinstance(values, list) else [values]):
+        if not isinstance(value, str):
+            return f"Invalid value at '{path}[{index}]' (TYPE_STRING), {json.dumps(value)}"
+    return None
+
+
 def _schema_type(value: object) -> bool:
-    """A Type enum value as proto JSON reads it: its name (Google's parser ignores case) or its number."""
+    """A Type enum value: its name (the SDKs send "STRING" and "string"; both are accepted) or its number."""
     if isinstance(value, str):
         return value.upper() in SCHEMA_TYPES
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SCHEMA_TYPES)
