@@ -178,8 +178,9 @@ class _Cleaner:
                 branches.extend(self.node(branch, depth + 1) for branch in raw[key])
             elif key in raw:
                 hints.append(_hint(key, raw[key]))
-        kept = [branch for branch in branches if branch is not None and not _is_null(branch)]
-        if len(kept) < len([branch for branch in branches if branch is not None]):
+        present = [branch for branch in branches if branch is not None]
+        kept = [branch for branch in present if not _is_null(branch)]
+        if len(kept) < len(present):
             out["nullable"] = True
         if len(kept) == 1:
             _merge(out, kept[0])
