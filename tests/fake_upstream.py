@@ -312,6 +312,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(404, google_error(404, f"{url.path} not found.", "NOT_FOUND"))
         elif method != "token" and account is None:
             reply = Reply(401, UNAUTHENTICATED)
+        elif method in GENERATE_METHODS and (refusal := schema_errors(body)):  # parsing comes first at Google
+            reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
         elif (refusal := strict_refusal(google, call)) is not None:
             reply = refusal
         else:
@@ -391,11 +393,6 @@ def _version(text: str) -> tuple[int, ...]:
     return tuple(int(n or 0) for n in found.groups()) if found else (0,)
 
 
-def _get(message: dict, camel: str) -> object:
-    snake = "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
-    return message.get(camel, message.get(snake))
-
-
 def _parts(request: dict):
     """(content index, part index, role, part) over the conversation."""
     for i, content in enumerate(request.get("contents") or ()):
@@ -431,7 +428,7 @@ def check_claude_tool_ids(model: str, request: dict) -> Reply | None:
     for i, j, _role, part in _parts(request):
         if i != last_turn:
             previous, called, last_turn = called, set(), i
-        call, response = _get(part, "functionCall"), _get(part, "functionResponse")
+        call, response = _member(part, "functionCall"), _member(part, "functionResponse")
         if isinstance(call, dict):
             if not call.get("id"):
                 return _claude_refusal(f"messages.{i}.content.{j}.tool_use.id: Field required")
@@ -460,16 +457,16 @@ def check_claude_prefill(model: str, request: dict) -> Reply | None:
 def check_thinking(model: str, request: dict) -> Reply | None:
     """thinkingLevel only on Gemini 3+ ids that do not fix the level (Antigravity-Manager #2208, Roo-Code
     #10700); Claude needs max_tokens above the thinking budget."""
-    config = _get(request, "generationConfig") or {}
-    thinking = _get(config, "thinkingConfig") or {}
-    level = _get(thinking, "thinkingLevel")
+    config = _member(request, "generationConfig") or {}
+    thinking = _member(config, "thinkingConfig") or {}
+    level = _member(thinking, "thinkingLevel")
     generation = re.match(r"gemini-(\d+)", model)
     if level is not None and (model.startswith("claude-") or (generation and int(generation.group(1)) < 3)):
         return Reply(400, google_error(400, "Thinking level is not supported for this model.", "INVALID_ARGUMENT"))
     if level is not None and model.endswith(("-high", "-low")):
         message = f"Thinking level {str(level).upper()} is not supported for this model."
         return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
-    budget, limit = _get(thinking, "thinkingBudget"), _get(config, "maxOutputTokens")
+    budget, limit = _member(thinking, "thinkingBudget"), _member(config, "maxOutputTokens")
     if model.startswith("claude-") and budget and limit is not None and limit <= budget:
         return _claude_refusal("`max_tokens` must be greater than `thinking.budget_tokens`.")
     return None
@@ -477,8 +474,10 @@ def check_thinking(model: str, request: dict) -> Reply | None:
 
 def check_search_with_functions(model: str, request: dict) -> Reply | None:
     tools = request.get("tools") or []
-    search = any(_get(t, "googleSearch") is not None or _get(t, "googleSearchRetrieval") is not None for t in tools)
-    if search and any(_get(t, "functionDeclarations") for t in tools):
+    search = any(
+        _member(t, "googleSearch") is not None or _member(t, "googleSearchRetrieval") is not None for t in tools
+    )
+    if search and any(_member(t, "functionDeclarations") for t in tools):
         message = "Multiple tools are supported only when they are all search tools."
         return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
     return None
@@ -512,3 +511,115 @@ def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:
         return refusal
     request = body.get("request") if isinstance(body.get("request"), dict) else {}
     return next((r for check in GENERATE_CHECKS if (r := check(model, request)) is not None), None)
+
+
+# ---- schemas, parsed as strictly as Google does (shared/reference/v1internal-rules.md §1) ----
+
+SCHEMA_FIELDS = frozenset(
+    {
+        *("type", "format", "title", "description", "nullable", "enum", "items", "properties", "required"),
+        *("anyOf", "minItems", "maxItems", "minimum", "maximum"),
+    }
+)
+SCHEMA_TYPES = ("TYPE_UNSPECIFIED", "STRING", "NUMBER", "INTEGER", "BOOLEAN", "ARRAY", "OBJECT", "NULL")  # by number
+SCHEMA_PROTO = "type.googleapis.com/google.ai.generativelanguage.v1beta.Schema"
+TYPE_PROTO = "type.googleapis.com/google.ai.generativelanguage.v1beta.Type"
+# (proto field, the JSON Schema twin Google refuses beside it): both are schema positions
+DECLARATION_SCHEMAS = (("parameters", "parametersJsonSchema"), ("response", "responseJsonSchema"))
+CONFIG_SCHEMAS = (("responseSchema", "responseJsonSchema"),)
+
+
+def schema_errors(envelope: object) -> str | None:
+    """Google's 400 message for the first schema a v1internal generate call carries that it refuses, else None.
+
+    Every schema position is read as the proto `Schema`, JSON Schema twins included: the reference marks anything
+    outside the allow-list unsafe on the Antigravity path.
+    """
+    request = envelope.get("request") if isinstance(envelope, dict) else None
+    if not isinstance(request, dict):
+        return None
+    claude, tool_index = str(envelope.get("model", "")).startswith("claude-"), 0
+    for t, tool in enumerate(_listed(request, "tools")):
+        for d, declaration in enumerate(_listed(tool, "functionDeclarations")):
+            if claude and _member(declaration, "parametersJsonSchema") is not None:
+                return f"tools.{tool_index}.custom.input_schema: Field required"  # Claude reads `parameters` only
+            tool_index += 1
+            where = f"request.tools[{t}].function_declarations[{d}]"
+            if error := _schema_pair_errors(declaration, where, DECLARATION_SCHEMAS):
+                return error
+    config = _member(request, "generationConfig")
+    return (
+        _schema_pair_errors(config, "request.generation_config", CONFIG_SCHEMAS) if isinstance(config, dict) else None
+    )
+
+
+def _schema_pair_errors(holder: dict, where: str, pairs: tuple[tuple[str, str], ...]) -> str | None:
+    for proto, json_schema in pairs:
+        if _member(holder, proto) is not None and _member(holder, json_schema) is not None:
+            return f"{_snake_name(json_schema)} must not be set when {_snake_name(proto)} is set"
+        for name in (proto, json_schema):
+            if error := _schema_error(_member(holder, name), f"{where}.{_snake_name(name)}"):
+                return error
+    return None
+
+
+def _schema_error(schema: object, path: str) -> str | None:
+    """The proto JSON parser's complaint about one Schema value (and everything under it), else None."""
+    if schema is None:
+        return None
+    if not isinstance(schema, dict):
+        return f"Invalid value at '{path}' ({SCHEMA_PROTO}), {json.dumps(schema)}"
+    for key, value in schema.items():
+        name = _camel_name(key)
+        where = f"{path}.{_snake_name(name)}"
+        if name not in SCHEMA_FIELDS:
+            return f"Invalid JSON payload received. Unknown name \"{key}\" at '{path}': Cannot find field."
+        if name == "type" and not _schema_type(value):
+            return f"Invalid value at '{where}' ({TYPE_PROTO}), {json.dumps(value)}"
+        if name == "enum" and (error := _enum_error(value, where)):
+            return error
+        children = []
+        if name == "properties" and isinstance(value, dict):  # a map: Google numbers its entries
+            children = [(sub, f"{path}.properties[{i}].value") for i, sub in enumerate(value.values())]
+        elif name == "anyOf" and isinstance(value, list):
+            children = [(sub, f"{where}[{i}]") for i, sub in enumerate(value)]
+        elif name == "items":
+            children = [(value, where)]
+        for sub, sub_path in children:
+            if error := _schema_error(sub, sub_path):
+                return error
+    return None
+
+
+def _enum_error(values: object, path: str) -> str | None:
+    """The proto's `enum` is `repeated string`: a number in it is refused."""
+    for index, value in enumerate(values if isinstance(values, list) else [values]):
+        if not isinstance(value, str):
+            return f"Invalid value at '{path}[{index}]' (TYPE_STRING), {json.dumps(value)}"
+    return None
+
+
+def _schema_type(value: object) -> bool:
+    """A Type enum value: its name (the SDKs send "STRING" and "string"; both are accepted) or its number."""
+    if isinstance(value, str):
+        return value.upper() in SCHEMA_TYPES
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(SCHEMA_TYPES)
+
+
+def _member(holder: object, camel: str) -> object:
+    """A member by its proto JSON name or its proto field name, as Google's parser accepts both."""
+    return holder.get(camel, holder.get(_snake_name(camel))) if isinstance(holder, dict) else None
+
+
+def _listed(holder: object, camel: str) -> list:
+    value = _member(holder, camel)
+    return value if isinstance(value, list) else []
+
+
+def _snake_name(camel: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in camel)
+
+
+def _camel_name(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(word.title() for word in rest)

@@ -166,3 +166,112 @@ def test_stop_is_quick_with_a_client_mid_stream(fake):
     started = time.monotonic()
     fake.stop()
     assert time.monotonic() - started < 1
+
+
+def generate_with(request: dict, model: str = "gemini-2.5-flash") -> dict:
+    return {"model": model, "project": "proj-1", "request": {"contents": [{"parts": [{"text": "hi"}]}], **request}}
+
+
+def declared(*declarations: dict) -> dict:
+    return {"tools": [{"googleSearch": {}}, {"functionDeclarations": list(declarations)}]}
+
+
+OK_SCHEMA = {"type": "object", "properties": {"a": {"type": "STRING", "enum": ["x"]}, "b": {"type": 3}}}
+SCHEMA_REFUSALS = [
+    (
+        generate_with(
+            declared(
+                {"name": "f", "parameters": OK_SCHEMA},
+                {
+                    "name": "g",
+                    "parameters": {
+                        "type": "object",
+                        "properties": {"a": {}, "b": {"type": "string", "propertyNames": {}}},
+                    },
+                },
+            )
+        ),
+        'Invalid JSON payload received. Unknown name "propertyNames" at '
+        "'request.tools[1].function_declarations[1].parameters.properties[1].value': Cannot find field.",
+    ),
+    (
+        generate_with(declared({"name": "f", "parameters": {"type": "array", "items": {"anyOf": [{}, {"const": 1}]}}})),
+        'Invalid JSON payload received. Unknown name "const" at '
+        "'request.tools[1].function_declarations[0].parameters.items.any_of[1]': Cannot find field.",
+    ),
+    (
+        generate_with(declared({"name": "f", "parametersJsonSchema": {"$schema": "x", "type": "object"}})),
+        'Invalid JSON payload received. Unknown name "$schema" at '
+        "'request.tools[1].function_declarations[0].parameters_json_schema': Cannot find field.",
+    ),
+    (
+        generate_with(declared({"name": "f", "parameters": {"type": "object", "properties": {"a": True}}})),
+        "Invalid value at 'request.tools[1].function_declarations[0].parameters.properties[0].value' "
+        "(type.googleapis.com/google.ai.generativelanguage.v1beta.Schema), true",
+    ),
+    (
+        generate_with(declared({"name": "f", "parameters": {"type": "integer", "enum": ["1", 2]}})),
+        "Invalid value at 'request.tools[1].function_declarations[0].parameters.enum[1]' (TYPE_STRING), 2",
+    ),
+    (
+        generate_with(declared({"name": "f", "parameters": {"type": ["string", "null"]}})),
+        "Invalid value at 'request.tools[1].function_declarations[0].parameters.type' "
+        '(type.googleapis.com/google.ai.generativelanguage.v1beta.Type), ["string", "null"]',
+    ),
+    (
+        generate_with(declared({"name": "f", "parameters": OK_SCHEMA, "parameters_json_schema": OK_SCHEMA})),
+        "parameters_json_schema must not be set when parameters is set",
+    ),
+    (
+        generate_with(
+            declared({"name": "f", "parameters": OK_SCHEMA}, {"name": "g", "parametersJsonSchema": OK_SCHEMA}),
+            "claude-sonnet-4-5",
+        ),
+        "tools.1.custom.input_schema: Field required",
+    ),
+    (
+        generate_with(
+            {
+                "generationConfig": {
+                    "responseMimeType": "application/json",
+                    "responseSchema": {"type": "object", "additionalProperties": False},
+                }
+            }
+        ),
+        'Invalid JSON payload received. Unknown name "additionalProperties" at '
+        "'request.generation_config.response_schema': Cannot find field.",
+    ),
+    (
+        generate_with({"generation_config": {"response_json_schema": {"$defs": {}}}}),
+        'Invalid JSON payload received. Unknown name "$defs" at '
+        "'request.generation_config.response_json_schema': Cannot find field.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("body", "message"), SCHEMA_REFUSALS)
+def test_schemas_are_parsed_as_strictly_as_google_does(fake, body, message):
+    fake.script("streamGenerateContent", Reply(events=[{"n": 0}]))
+    response = call(fake, "streamGenerateContent", token(fake), body)
+    assert response.status_code == 400
+    assert response.json() == {"error": {"code": 400, "message": message, "status": "INVALID_ARGUMENT"}}
+    assert len(fake.calls_to("streamGenerateContent")) == 1 and len(fake.scripts[("streamGenerateContent", None)]) == 1
+
+
+def test_schemas_the_proto_accepts_pass(fake):
+    schema = {
+        "type": "OBJECT",
+        "properties": {"default": {"type": "string", "format": "date-time"}},
+        "required": ["default"],
+    }
+    schema["properties"]["list"] = {
+        "type": "array",
+        "items": {"anyOf": [{"type": "integer", "minimum": 0}]},
+        "minItems": "1",
+    }
+    body = generate_with(
+        {**declared({"name": "f", "parameters": schema}), "generationConfig": {"responseSchema": schema}}
+    )
+    assert call(fake, "generateContent", token(fake), body).status_code == 200
+    claude = generate_with(declared({"name": "f", "parameters": schema}), "claude-sonnet-4-5")
+    assert call(fake, "streamGenerateContent", token(fake), claude).status_code == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from . import schemas
 from .claude import claude_ids
 from .images import image_gen
 from .thinking import thinking
@@ -41,6 +42,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("claude_ids", claude_ids),
     ("leading_user", leading_user),
     ("thinking", thinking),
+    ("tool_schemas", schemas.tool_schemas),
+    ("response_schema", schemas.response_schema),
 )
 RULE_NAMES = frozenset(name for name, _ in RULES)
 
