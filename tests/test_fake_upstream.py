@@ -173,7 +173,7 @@ def generate_with(request: dict, model: str = "gemini-2.5-flash") -> dict:
 
 
 def declared(*declarations: dict) -> dict:
-    return {"tools": [{"googleSearch": {}}, {"functionDeclarations": list(declarations)}]}
+    return {"tools": [{"codeExecution": {}}, {"functionDeclarations": list(declarations)}]}
 
 
 OK_SCHEMA = {"type": "object", "properties": {"a": {"type": "STRING", "enum": ["x"]}, "b": {"type": 3}}}
