@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -53,6 +54,8 @@ class Settings:
     user_agent: str = "antigravity"
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
+    # Upstream TLS: a PEM file of the CAs trusted for Google and the proxy; "": the system's.
+    ca_bundle: str = ""
 
     @property
     def database(self) -> Path:
@@ -102,6 +105,8 @@ class Settings:
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
+            # Upstream TLS
+            ca_bundle=_ca_bundle("CA_BUNDLE", get("CA_BUNDLE")),
         )
 
 
@@ -125,6 +130,21 @@ def _state_url(url: str) -> str:
             f"GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db or rediss://..., not {url!r}"
         )
     return url
+
+
+def _ca_bundle(name: str, path: str) -> str:
+    """The absolute path of a readable PEM file holding CA certificates."""
+    if not path:
+        return ""
+    path = str(Path(path).expanduser().absolute())
+    try:
+        ssl.create_default_context(cafile=path)
+        return path
+    except ssl.SSLError:
+        reason = "no PEM certificate in it"
+    except OSError as exc:  # missing, unreadable, a directory
+        reason = exc.strerror or str(exc)
+    raise SettingsError(f"GATEWAY_{name}: cannot use {path} as a CA bundle ({reason})")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

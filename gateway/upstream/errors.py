@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
 
 from ..errors import RPC_STATUS, GatewayError
 
@@ -69,6 +72,16 @@ class TransportFailed(UpstreamError):
         super().__init__(code, {"message": message, "status": RPC_STATUS[code]})
 
 
+class RouteFailed(UpstreamError):
+    """The way to Google is broken for every account alike (the proxy is down or refuses, Google's certificate
+    is not trusted): no account is benched and no other is tried; the client is told what to fix."""
+
+    retry_elsewhere = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, {"message": message, "status": "UNAVAILABLE"})
+
+
 class EmptyResponse(UpstreamError):
     """A 200 with no candidates and no content: Google's silent failure, treated as one."""
 
@@ -85,6 +98,39 @@ def classify(status: int, text: str, retry_after_header: str | None = None) -> U
     if kind is None:
         kind = ServerFailed if status >= 500 or status in (404, 408) else BadRequest
     return kind(status, error, retry_delay(error, retry_after_header))
+
+
+def transport_failure(exc: requests.RequestException, url: str, proxy: str | None) -> UpstreamError:
+    """The UpstreamError for a call to `url` (through `proxy`, if any) that got no HTTP answer."""
+    if isinstance(exc, requests.exceptions.ProxyError) and proxy:
+        return RouteFailed(f"The upstream proxy {proxy_name(proxy)} failed: {_reason(exc)}.")
+    if isinstance(exc, requests.exceptions.SSLError):
+        host = urlsplit(url).netloc
+        return RouteFailed(
+            f"TLS with {host} failed: {_reason(exc)}. If a proxy or private CA signs its certificate, "
+            "name that CA's PEM file in GATEWAY_CA_BUNDLE."
+        )
+    if isinstance(exc, requests.Timeout):
+        return TransportFailed("Upstream did not answer in time.", timeout=True)
+    return TransportFailed(f"Upstream unreachable: {type(exc).__name__}.")
+
+
+def proxy_name(url: str) -> str:
+    """host:port of a proxy URL, never its credentials."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _reason(exc: BaseException) -> str:
+    """The innermost cause of a requests/urllib3 exception chain, the part that says what happened."""
+    while exc.args and isinstance(exc.args[-1], BaseException):
+        exc = exc.args[-1]
+    reason = getattr(exc, "reason", None)  # MaxRetryError, urllib3's ProxyError and SSLError carry one
+    if isinstance(reason, BaseException) and reason is not exc:
+        return _reason(reason)
+    # urllib3 starts with the connection's repr, `HTTPSConnection(host='…', port=…): `: noise here.
+    return re.sub(r"^\w+\(host=.*?\): ", "", str(exc)) or type(exc).__name__
 
 
 def parse_error(text: str) -> dict:
