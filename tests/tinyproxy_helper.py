@@ -22,10 +22,10 @@ class Tinyproxy:
         self.url = f"http://127.0.0.1:{port}"
         self.log = directory / "tinyproxy.log"
         config = directory / "tinyproxy.conf"
-        config.write_text(
-            f'Port {port}\nListen 127.0.0.1\nTimeout 30\nMaxClients 20\nAllow 127.0.0.1\nLogLevel Connect\nLogFile "{self.log}"\nPidFile "{directory}/tinyproxy.pid"\n'
-            + "".join(f"ConnectPort {p}\n" for p in connect_ports)
-        )
+        settings = {"Port": port, "Listen": "127.0.0.1", "Allow": "127.0.0.1", "Timeout": 30, "MaxClients": 20}
+        settings.update(LogLevel="Connect", LogFile=f'"{self.log}"', PidFile=f'"{directory / "tinyproxy.pid"}"')
+        lines = [f"{name} {value}" for name, value in settings.items()] + [f"ConnectPort {p}" for p in connect_ports]
+        config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen(
             [TINYPROXY, "-d", "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
