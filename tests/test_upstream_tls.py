@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from gateway.config import Settings, SettingsError
 from tests.conftest import HELLO, add_account, free_port, gateway_env, start_gateway
 from tests.fake_upstream import FakeGoogle
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
@@ -127,3 +128,17 @@ def test_a_proxy_refusing_connect_is_named_and_no_account_is_benched(run_gateway
         assert any(line.startswith("CONNECT 127.0.0.1:") for line in picky.requests())
     finally:
         picky.stop()
+
+
+@pytest.mark.parametrize("content", [None, "not a certificate\n"], ids=["missing", "not-pem"])
+def test_an_unusable_ca_bundle_is_refused_naming_the_variable(tmp_path, content):
+    bundle = tmp_path / "ca.pem"
+    if content is not None:
+        bundle.write_text(content)
+    with pytest.raises(SettingsError, match=f"^GATEWAY_CA_BUNDLE: cannot use {bundle} "):
+        Settings.from_env({"GATEWAY_CA_BUNDLE": str(bundle)})
+
+
+def test_the_ca_bundle_is_read_as_an_absolute_path(ca, monkeypatch):
+    monkeypatch.chdir(ca.cert.parent)
+    assert Settings.from_env({"GATEWAY_CA_BUNDLE": ca.cert.name}).ca_bundle == str(ca.cert)
