@@ -93,7 +93,7 @@ class Nginx:
             try:
                 requests.get(url + "/healthz", timeout=1, allow_redirects=False)  # HTTP may redirect to TLS
                 return
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("nginx did not start")

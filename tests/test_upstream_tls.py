@@ -8,7 +8,7 @@ from gateway.config import Settings, SettingsError
 from tests.conftest import HELLO, add_account, free_port, gateway_env, start_gateway
 from tests.fake_upstream import FakeGoogle
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
-from tests.tls_helper import OPENSSL, CertificateAuthority
+from tests.tls_helper import OPENSSL, CertificateAuthority, TlsFront
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed (apt-get install openssl)")
@@ -95,6 +95,19 @@ def test_calls_to_google_go_through_the_connect_proxy(run_gateway, tls_upstream,
     target = tls_upstream.url.removeprefix("https://")
     assert any(line.startswith(f"CONNECT {target} ") for line in proxy.requests()), proxy.requests()
     assert [c.method for c in tls_upstream.calls] == ["token", "streamGenerateContent"]
+
+
+@needs_tinyproxy
+def test_an_https_proxy_is_trusted_through_the_ca_bundle(run_gateway, tls_upstream, proxy, ca):
+    front = TlsFront(ca.server_context("127.0.0.1"), int(proxy.url.rsplit(":", 1)[1]))
+    try:
+        gateway = run_gateway(GATEWAY_CA_BUNDLE=str(ca.cert), GATEWAY_UPSTREAM_PROXY=f"https://127.0.0.1:{front.port}")
+        response = gateway.post(GENERATE, HELLO)
+        assert response.status_code == 200, response.text
+        assert [c.method for c in tls_upstream.calls] == ["token", "streamGenerateContent"]
+        assert len(proxy.requests()) > 0
+    finally:
+        front.stop()
 
 
 def refused_through(gateway, upstream, proxy_address: str) -> None:

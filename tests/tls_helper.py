@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import selectors
 import shutil
+import socket
 import ssl
 import subprocess
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +83,43 @@ class CertificateAuthority:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(*self.issue(*names))
         return context
+
+
+class TlsFront:
+    """TLS on a loopback port in front of a plain TCP service (an https:// proxy made of tinyproxy)."""
+
+    def __init__(self, context: ssl.SSLContext, target_port: int) -> None:
+        self.context, self.target_port = context, target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed: stop()
+            while True:
+                connection, _ = self.listener.accept()
+                threading.Thread(target=self._relay, args=(connection,), daemon=True).start()
+
+    def _relay(self, connection: socket.socket) -> None:
+        """Bytes both ways until either side closes; one thread per connection, no concurrent use of a socket."""
+        with contextlib.suppress(OSError):
+            front = self.context.wrap_socket(connection, server_side=True)
+            with front, socket.create_connection(("127.0.0.1", self.target_port)) as back:
+                selector = selectors.DefaultSelector()
+                selector.register(front, selectors.EVENT_READ, back)
+                selector.register(back, selectors.EVENT_READ, front)
+                while True:
+                    for key, _ in selector.select():
+                        data = key.fileobj.recv(65536)
+                        if not data:
+                            return
+                        key.data.sendall(data)
+                        while key.fileobj is front and front.pending():  # decrypted bytes select() cannot see
+                            back.sendall(front.recv(65536))
+        connection.close()
+
+    def stop(self) -> None:
+        self.listener.close()
 
 
 def _is_ip(name: str) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -102,14 +103,14 @@ def classify(status: int, text: str, retry_after_header: str | None = None) -> U
 
 def transport_failure(exc: requests.RequestException, url: str, proxy: str | None) -> UpstreamError:
     """The UpstreamError for a call to `url` (through `proxy`, if any) that got no HTTP answer."""
+    cause = _innermost(exc)
+    reason = re.sub(r"^\w+\(host=.*?\): ", "", str(cause)) or type(cause).__name__  # drop urllib3's conn repr
+    hint = " If a private CA signs its certificate, name that CA's PEM file in GATEWAY_CA_BUNDLE."
+    hint = hint if isinstance(cause, ssl.SSLError) else ""
     if isinstance(exc, requests.exceptions.ProxyError) and proxy:
-        return RouteFailed(f"The upstream proxy {proxy_name(proxy)} failed: {_reason(exc)}.")
+        return RouteFailed(f"The upstream proxy {proxy_name(proxy)} failed: {reason}.{hint}")
     if isinstance(exc, requests.exceptions.SSLError):
-        host = urlsplit(url).netloc
-        return RouteFailed(
-            f"TLS with {host} failed: {_reason(exc)}. If a proxy or private CA signs its certificate, "
-            "name that CA's PEM file in GATEWAY_CA_BUNDLE."
-        )
+        return RouteFailed(f"TLS with {urlsplit(url).netloc} failed: {reason}.{hint}")
     if isinstance(exc, requests.Timeout):
         return TransportFailed("Upstream did not answer in time.", timeout=True)
     return TransportFailed(f"Upstream unreachable: {type(exc).__name__}.")
@@ -122,15 +123,15 @@ def proxy_name(url: str) -> str:
     return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
 
 
-def _reason(exc: BaseException) -> str:
-    """The innermost cause of a requests/urllib3 exception chain, the part that says what happened."""
-    while exc.args and isinstance(exc.args[-1], BaseException):
-        exc = exc.args[-1]
-    reason = getattr(exc, "reason", None)  # MaxRetryError, urllib3's ProxyError and SSLError carry one
-    if isinstance(reason, BaseException) and reason is not exc:
-        return _reason(reason)
-    # urllib3 starts with the connection's repr, `HTTPSConnection(host='…', port=…): `: noise here.
-    return re.sub(r"^\w+\(host=.*?\): ", "", str(exc)) or type(exc).__name__
+def _innermost(exc: BaseException) -> BaseException:
+    """The root cause in a requests/urllib3 exception chain: the part that says what happened."""
+    while True:
+        inner = getattr(exc, "reason", None)  # MaxRetryError and urllib3's ProxyError carry one
+        if not isinstance(inner, BaseException) and exc.args and isinstance(exc.args[-1], BaseException):
+            inner = exc.args[-1]
+        if not isinstance(inner, BaseException) or inner is exc:
+            return exc
+        exc = inner
 
 
 def parse_error(text: str) -> dict:
