@@ -129,6 +129,11 @@ def test_a_dead_proxy_is_named_and_no_account_is_benched(run_gateway, tls_upstre
     dead = f"127.0.0.1:{free_port()}"  # nothing listens there
     gateway = run_gateway(GATEWAY_CA_BUNDLE=str(ca.cert), GATEWAY_UPSTREAM_PROXY=f"http://user:secret@{dead}")
     refused_through(gateway, tls_upstream, dead)
+    gateway.store.update(gateway.store.accounts()[0].id, access_token="", token_expiry=0)
+    refreshed = gateway.cli("accounts", "refresh")
+    assert refreshed.returncode == 1 and "Traceback" not in refreshed.stderr, refreshed.stderr
+    assert f"proxy {dead} failed" in refreshed.stdout and "secret" not in refreshed.stdout + refreshed.stderr
+    assert_nothing_benched(gateway)
 
 
 @needs_tinyproxy
