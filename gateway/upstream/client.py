@@ -39,7 +39,7 @@ class UpstreamClient:
     """POSTs to `<origin>/v1internal:<method>`, falling back to the next origin on outages."""
 
     def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
-        self.session = session or new_session()
+        self.session = session or new_session(settings.ca_bundle)
         self.origins = settings.upstream_urls
         self.user_agent = settings.user_agent
         self.proxies = {
