@@ -5,6 +5,7 @@ import time
 import pytest
 
 from gateway.config import Settings, SettingsError
+from gateway.upstream.errors import proxy_name
 from tests.conftest import HELLO, add_account, free_port, gateway_env, start_gateway
 from tests.fake_upstream import FakeGoogle
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
@@ -160,3 +161,16 @@ def test_an_unusable_ca_bundle_is_refused_naming_the_variable(tmp_path, content)
 def test_the_ca_bundle_is_read_as_an_absolute_path(ca, monkeypatch):
     monkeypatch.chdir(ca.cert.parent)
     assert Settings.from_env({"GATEWAY_CA_BUNDLE": ca.cert.name}).ca_bundle == str(ca.cert)
+
+
+@pytest.mark.parametrize(
+    ("url", "name"),
+    [
+        ("http://user:secret@proxy.corp:3128", "proxy.corp:3128"),
+        ("http://[::1]:8888", "[::1]:8888"),
+        ("https://proxy.corp", "proxy.corp:443"),
+        ("proxy.corp", "proxy.corp:80"),
+    ],
+)
+def test_a_proxy_is_named_by_host_and_port_only(url, name):
+    assert proxy_name(url) == name
