@@ -21,7 +21,7 @@ from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
 from .services import services
-from .upstream.errors import UpstreamError
+from .upstream.errors import RouteFailed, UpstreamError
 
 accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.")
 
@@ -182,9 +182,9 @@ def refresh_command(account: str | None) -> None:
         try:
             fresh = gateway.pool.refresh(target)
             click.echo(f"{target.email}: token valid until {iso(fresh.token_expiry)}")
-        except AccountUnavailable:
+        except (AccountUnavailable, RouteFailed) as exc:  # RouteFailed: the proxy or TLS, named in its message
             failed += 1
-            reason = (gateway.store.get(target.id) or target).disabled_reason or "token endpoint unavailable"
+            reason = (gateway.store.get(target.id) or target).disabled_reason or exc.message
             click.echo(f"{target.email}: refresh failed ({reason})")
     if failed:
         sys.exit(1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -64,6 +65,8 @@ class Settings:
     # model routing: aliases and fallback chains
     model_aliases: Aliases = NO_ALIASES
     model_fallbacks: Fallbacks = NO_FALLBACKS
+    # Upstream TLS: a PEM file of the CAs trusted for Google and the proxy; "": the system's.
+    ca_bundle: str = ""
 
     @property
     def database(self) -> Path:
@@ -116,6 +119,8 @@ class Settings:
             # model routing
             model_aliases=_routing("MODEL_ALIASES", Aliases.parse, get("MODEL_ALIASES")),
             model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
+            # Upstream TLS
+            ca_bundle=_ca_bundle("CA_BUNDLE", get("CA_BUNDLE")),
         )
 
 
@@ -146,6 +151,21 @@ def _state_url(url: str) -> str:
             f"GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db or rediss://..., not {url!r}"
         )
     return url
+
+
+def _ca_bundle(name: str, path: str) -> str:
+    """The absolute path of a readable PEM file holding CA certificates."""
+    if not path:
+        return ""
+    path = str(Path(path).expanduser().absolute())
+    try:
+        ssl.create_default_context(cafile=path)
+        return path
+    except ssl.SSLError:
+        reason = "no PEM certificate in it"
+    except OSError as exc:  # missing, unreadable, a directory
+        reason = exc.strerror or str(exc)
+    raise SettingsError(f"GATEWAY_{name}: cannot use {path} as a CA bundle ({reason})")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:

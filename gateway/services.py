@@ -21,7 +21,8 @@ from .upstream.translate import active_rules
 class Services:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        session = new_session()  # one connection pool per worker, for Google's API and its token endpoint
+        # One connection pool per worker, for Google's API and its token endpoint.
+        session = new_session(settings.ca_bundle)
         self.client = UpstreamClient(settings, session)
         self.oauth = OAuth(settings, session)
         self.records = Store(settings.database)  # account records: this host's SQLite file in every mode

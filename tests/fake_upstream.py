@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import socket
+import ssl
 import threading
 import time
 from collections import defaultdict, deque
@@ -75,7 +76,9 @@ class FakeAccount:
 class FakeGoogle:
     """OAuth + Cloud Code Assist on one or more loopback origins sharing one state."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: ssl.SSLContext | None = None) -> None:
+        self.tls = tls  # serve https:// with this server context instead of plain http://
+        self.scheme = "https" if tls else "http"
         self._lock = threading.Lock()
         self._servers: dict[str, tuple[ThreadingHTTPServer, threading.Thread]] = {}
         self._refused: set[str] = set()
@@ -98,7 +101,7 @@ class FakeGoogle:
         server.daemon_threads = True
         thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         thread.start()
-        origin = f"http://127.0.0.1:{server.server_address[1]}"
+        origin = f"{self.scheme}://127.0.0.1:{server.server_address[1]}"
         self._servers[origin] = (server, thread)
         return origin
 
@@ -272,6 +275,8 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def setup(self) -> None:
+        if self.google.tls:  # the handshake runs here, in the connection's thread, not in the accept loop
+            self.request = self.google.tls.wrap_socket(self.request, server_side=True)
         super().setup()
         # Events are small writes: without this, Nagle + delayed ACK add 40 ms to every answer.
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -299,7 +304,7 @@ class _Handler(BaseHTTPRequestHandler):
         email = account.email if account else None
         if method == "token":  # no bearer here: the account is the refresh token's owner
             email = getattr(google.accounts.get(body.get("refresh_token", "")), "email", None)
-        origin = f"http://127.0.0.1:{self.server.server_address[1]}"
+        origin = f"{google.scheme}://127.0.0.1:{self.server.server_address[1]}"
         call = Call(method, self.command, url.path, parse_qs(url.query), dict(self.headers), body, email, origin)
         n = google._record(call)
         self.model = body.get("model", "") if isinstance(body, dict) else ""

@@ -27,11 +27,11 @@ def ticks(count: int) -> list[dict]:
     return [{"candidates": [{"content": {"role": "model", "parts": [{"text": f"tick {n} "}]}}]} for n in range(count)]
 
 
-def read_stream(url: str) -> tuple[list[str], list[float]]:
+def read_stream(url: str, **options) -> tuple[list[str], list[float]]:
     """The texts of an SSE stream and when each arrived (seconds after the request was sent)."""
     started, texts, times = time.monotonic(), [], []
     with requests.post(
-        url + STREAM, json=HELLO, headers={"x-goog-api-key": API_KEY}, stream=True, timeout=60
+        url + STREAM, json=HELLO, headers={"x-goog-api-key": API_KEY}, stream=True, timeout=60, **options
     ) as response:
         assert response.status_code == 200
         for line in response.iter_lines():

@@ -8,12 +8,21 @@ from dataclasses import dataclass, field
 import requests
 
 from ..config import Settings, bypasses_proxy
+from ..upstream.errors import RouteFailed, transport_failure
 
 TIMEOUT = (10, 30)
 
 
 class OAuthError(Exception):
     """The token endpoint could not give an access token."""
+
+
+class RouteBroken(OAuthError):
+    """Google's OAuth endpoints are out of reach for every account alike (proxy, TLS): `failure` says why."""
+
+    def __init__(self, failure: RouteFailed) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
 
 
 class InvalidGrant(OAuthError):
@@ -33,6 +42,12 @@ class OAuth:
 
     def _proxies(self, url: str) -> dict:
         return {} if bypasses_proxy(url, self.settings.no_proxy) else dict(self.settings.upstream_proxies)
+
+    def _unreachable(self, exc: requests.RequestException, url: str, what: str) -> OAuthError:
+        failure = transport_failure(exc, url, self._proxies(url).get(url.partition(":")[0]))
+        if isinstance(failure, RouteFailed):
+            return RouteBroken(failure)
+        return OAuthError(f"{what} ({type(exc).__name__})")
 
     def refresh(self, refresh_token: str) -> Grant:
         """A fresh access token, or InvalidGrant / OAuthError (the message never holds the token)."""
@@ -54,7 +69,7 @@ class OAuth:
         try:
             response = self.session.post(url, data=form, timeout=TIMEOUT, proxies=self._proxies(url))
         except requests.RequestException as exc:
-            raise OAuthError(f"token endpoint unreachable ({type(exc).__name__})") from None
+            raise self._unreachable(exc, url, "token endpoint unreachable") from None
         try:
             payload = response.json()
         except ValueError:
@@ -81,5 +96,7 @@ class OAuth:
             )
             response.raise_for_status()
             return str(response.json()["email"])
-        except (requests.RequestException, ValueError, KeyError) as exc:
+        except requests.RequestException as exc:
+            raise self._unreachable(exc, url, "could not read the account's email") from None
+        except (ValueError, KeyError) as exc:
             raise OAuthError(f"could not read the account's email ({type(exc).__name__})") from None

@@ -12,9 +12,9 @@ from datetime import datetime
 
 from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
-from ..upstream.errors import AuthFailed, Forbidden, RateLimited, UpstreamError
+from ..upstream.errors import AuthFailed, Forbidden, RateLimited, RouteFailed, UpstreamError
 from ..upstream.version_gate import ClientOutdated
-from .oauth import InvalidGrant, OAuth, OAuthError
+from .oauth import InvalidGrant, OAuth, OAuthError, RouteBroken
 from .order import Order
 from .project import NoProject, discover
 from .state import PoolState
@@ -165,6 +165,8 @@ class Pool:
         except OAuthError as exc:
             self.store.update(account.id, refresh_lock_until=0, **_disabled_if_revoked(exc))
             log.warning("token refresh failed for account %d: %s", account.id, exc)
+            if isinstance(exc, RouteBroken):
+                raise exc.failure from None  # the proxy or TLS is at fault, not this account: say which
             raise AccountUnavailable("An account's access token could not be refreshed.") from None
         self.store.update(
             account.id, access_token=grant.access_token, token_expiry=grant.expires_at, refresh_lock_until=0
@@ -181,7 +183,7 @@ class Pool:
         except NoProject as exc:
             self.store.update(account.id, enabled=0, disabled_reason=f"no project: {exc}")
             raise AccountUnavailable("An account has no Cloud Code project.") from None
-        except ClientOutdated:  # the operator's to fix, not this account's: say so as it is
+        except (ClientOutdated, RouteFailed):  # the operator's to fix, not this account's: say so as it is
             raise
         except UpstreamError as exc:
             log.warning("project discovery failed for account %d: %s", account.id, exc.message)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import re
+import ssl
 from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
 
 from ..errors import RPC_STATUS, GatewayError
 
@@ -69,6 +73,16 @@ class TransportFailed(UpstreamError):
         super().__init__(code, {"message": message, "status": RPC_STATUS[code]})
 
 
+class RouteFailed(UpstreamError):
+    """The way to Google is broken for every account alike (the proxy is down or refuses, Google's certificate
+    is not trusted): no account is benched and no other is tried; the client is told what to fix."""
+
+    retry_elsewhere = False
+
+    def __init__(self, message: str) -> None:
+        super().__init__(503, {"message": message, "status": "UNAVAILABLE"})
+
+
 class EmptyResponse(UpstreamError):
     """A 200 with no candidates and no content: Google's silent failure, treated as one."""
 
@@ -85,6 +99,39 @@ def classify(status: int, text: str, retry_after_header: str | None = None) -> U
     if kind is None:
         kind = ServerFailed if status >= 500 or status in (404, 408) else BadRequest
     return kind(status, error, retry_delay(error, retry_after_header))
+
+
+def transport_failure(exc: requests.RequestException, url: str, proxy: str | None) -> UpstreamError:
+    """The UpstreamError for a call to `url` (through `proxy`, if any) that got no HTTP answer."""
+    cause = _innermost(exc)
+    reason = re.sub(r"^\w+\(host=.*?\): ", "", str(cause)) or type(cause).__name__  # drop urllib3's conn repr
+    hint = " If a private CA signs its certificate, name that CA's PEM file in GATEWAY_CA_BUNDLE."
+    hint = hint if isinstance(cause, ssl.SSLError) else ""
+    if isinstance(exc, requests.exceptions.ProxyError) and proxy:
+        return RouteFailed(f"The upstream proxy {proxy_name(proxy)} failed: {reason}.{hint}")
+    if isinstance(exc, requests.exceptions.SSLError):
+        return RouteFailed(f"TLS with {urlsplit(url).netloc} failed: {reason}.{hint}")
+    if isinstance(exc, requests.Timeout):
+        return TransportFailed("Upstream did not answer in time.", timeout=True)
+    return TransportFailed(f"Upstream unreachable: {type(exc).__name__}.")
+
+
+def proxy_name(url: str) -> str:
+    """host:port of a proxy URL, never its credentials."""
+    parts = urlsplit(url if "://" in url else "http://" + url)
+    host = f"[{parts.hostname}]" if ":" in (parts.hostname or "") else parts.hostname
+    return f"{host}:{parts.port or (443 if parts.scheme == 'https' else 80)}"
+
+
+def _innermost(exc: BaseException) -> BaseException:
+    """The root cause in a requests/urllib3 exception chain: the part that says what happened."""
+    while True:
+        inner = getattr(exc, "reason", None)  # MaxRetryError and urllib3's ProxyError carry one
+        if not isinstance(inner, BaseException) and exc.args and isinstance(exc.args[-1], BaseException):
+            inner = exc.args[-1]
+        if not isinstance(inner, BaseException) or inner is exc:
+            return exc
+        exc = inner
 
 
 def parse_error(text: str) -> dict:
