@@ -6,9 +6,12 @@ and recording every call, so tests can count what reached "Google" and from whic
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import copy
 import itertools
 import json
+import os
 import socket
 import threading
 import time
@@ -126,6 +129,7 @@ class FakeGoogle:
             self.codes: dict[str, str] = {}  # authorization code -> refresh token it grants
             self._counter = itertools.count(1)
             self._failing: dict[str, int | None] = {}
+            self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -304,6 +308,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(404, google_error(404, f"{url.path} not found.", "NOT_FOUND"))
         elif method != "token" and account is None:
             reply = Reply(401, UNAUTHENTICATED)
+        elif (refusal := refused_signature(google, method, body)) is not None:
+            reply = refusal
         else:
             reply = google._scripted(method, email)
         if reply is None and method == "token":
@@ -323,7 +329,8 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             if reply.events is None:
-                payload = json.dumps(reply.json if reply.json is not None else {}).encode()
+                body = reply.json if reply.json is not None else {}
+                payload = json.dumps(signed(self.google, body, self.model)).encode()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -338,7 +345,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(reply.delays[index] if index < len(reply.delays) else 0)
                 elif index:
                     time.sleep(reply.event_delay)
-                data = json.dumps(wrap(event, self.model, n), separators=(",", ":"))
+                data = json.dumps(wrap(signed(self.google, event, self.model), self.model, n), separators=(",", ":"))
                 self._chunk(f"data: {data}\n\n".encode())
             if reply.cut_after is not None:
                 return self._drop()  # mid-stream: no terminating chunk
@@ -356,3 +363,63 @@ class _Handler(BaseHTTPRequestHandler):
     def _chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
+
+
+# ---- thought signatures: Gemini 3 signs each functionCall it returns and validates the history's ----
+
+# What Google accepts in place of a lost signature (CLIProxyAPI internal/signature/gemini_validation.go).
+SIGNATURE_SENTINELS = frozenset({"skip_thought_signature_validator", "context_engineering_is_the_way_to_go"})
+
+
+def function_call(name: str, args: dict) -> dict:
+    """An answer that calls one function; the fake signs it when the model is a Gemini 3 one."""
+    part = {"functionCall": {"name": name, "args": args}}
+    return {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP"}]}
+
+
+def _signs(model: str) -> bool:
+    return model.startswith("gemini-3")
+
+
+def signed(google: FakeGoogle, payload: object, model: str) -> object:
+    """The payload with a fresh random signature on each unsigned functionCall part, if the model signs."""
+    if not _signs(model) or not isinstance(payload, dict):
+        return payload
+    payload = copy.deepcopy(payload)  # a scripted Reply may be sent again
+    answer = payload.get("response", payload)
+    for candidate in answer.get("candidates") or () if isinstance(answer, dict) else ():
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if "functionCall" in part:
+                part.setdefault("thoughtSignature", base64.b64encode(os.urandom(48)).decode())
+                with google._lock:
+                    google.signatures.add(part["thoughtSignature"])
+    return payload
+
+
+def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | None:
+    """Google's 400 for a history functionCall whose signature is missing (first call of a model turn) or
+    not one this fake issued (any call), on models that sign; None when the history passes."""
+    if method not in ("generateContent", "streamGenerateContent") or not isinstance(body, dict):
+        return None
+    if not _signs(str(body.get("model", ""))):
+        return None
+    with google._lock:
+        valid = google.signatures | SIGNATURE_SENTINELS
+    for position, content in enumerate((body.get("request") or {}).get("contents") or (), start=1):
+        if content.get("role") != "model":
+            continue
+        calls = [part for part in content.get("parts") or () if "functionCall" in part]
+        for index, part in enumerate(calls):
+            signature = part.get("thoughtSignature", part.get("thought_signature"))
+            if signature is None and index == 0:
+                name = part["functionCall"].get("name", "")
+                message = (
+                    "Function call is missing a thought_signature in functionCall parts. This is required for "
+                    "tools to work correctly, and missing thought_signature may lead to degraded model "
+                    f"performance. Additional data, function call `default_api:{name}` , position {position}. "
+                    "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+                )
+                return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+            if signature is not None and signature not in valid:
+                return Reply(400, google_error(400, "Corrupted thought signature.", "INVALID_ARGUMENT"))
+    return None
