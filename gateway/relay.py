@@ -14,6 +14,7 @@ from flask import Response
 
 from . import metrics
 from .accounts.pool import Pool, fingerprint
+from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
 from .errors import GatewayError, json_response, with_retry_delay
@@ -33,22 +34,30 @@ STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSEr
 
 class Relay:
     def __init__(
-        self, pool: Pool, client: UpstreamClient, usage: UsageLog, max_attempts: int, label: Callable[[str], str]
+        self,
+        pool: Pool,
+        client: UpstreamClient,
+        usage: UsageLog,
+        max_attempts: int,
+        label: Callable[[str], str],
+        signatures: Signatures,
     ) -> None:
         self.pool = pool
         self.client = client
         self.usage = usage
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
+        self.signatures = signatures
 
-    def generate(self, model: str, body: dict, stream: bool, sse: bool, trace: Trace) -> Response:
+    def generate(self, model: str, body: dict, stream: bool, sse: bool, trace: Trace, session: str | None) -> Response:
         """generateContent (assembled from the upstream stream) or streamGenerateContent."""
+        relayed = Relayed(session)  # the functionCall signatures of the answer, kept once it is relayed
 
         def open_stream(account: Account) -> tuple[list[dict], Iterator[dict], requests.Response]:
             wrapped = envelope.wrap_generate(body, model, account.project, account.email)
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
-            events = _events(upstream)
+            events = relayed.watch(_events(upstream))
             try:
                 held = _until_content(events)
             except BaseException:
@@ -63,13 +72,15 @@ class Relay:
                 with upstream:
                     return collect([*held, *events])
 
-            account, answer = self._with_failover(model, body, assemble, trace)
+            account, answer = self._with_failover(model, session, assemble, trace)
             tokens = token_counts(answer.get("usageMetadata"))
             self.usage.record(account.id, model, 200, tokens=tokens)
             trace.tokens_in, trace.tokens_out = tokens
+            # Kept before the answer leaves: the client's next turn may follow at once, on another worker.
+            self.signatures.remember(relayed.found)
             return json_response(answer)
 
-        account, (held, events, upstream) = self._with_failover(model, body, open_stream, trace)
+        account, (held, events, upstream) = self._with_failover(model, session, open_stream, trace)
         trace.deferred = True  # the stream outlives this view: its generator tells how it ended
 
         def finished(usage: dict | None, error: GatewayError | None) -> None:
@@ -78,6 +89,8 @@ class Relay:
             self.usage.record(account.id, model, status, message, tokens)
             trace.tokens_in, trace.tokens_out = tokens
             trace.finish(status)
+            # After the last event, before the stream's end reaches the client (and its next turn leaves).
+            self.signatures.remember(relayed.found)
 
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
         response = Response(
@@ -101,13 +114,14 @@ class Relay:
                 raise EmptyResponse()
             return answer
 
-        account, answer = self._with_failover(model, body, count, trace)
+        account, answer = self._with_failover(model, fingerprint(body), count, trace)
         self.usage.record(account.id, model, 200)
         return json_response(answer)
 
-    def _with_failover(self, model: str, body: dict, send: Callable[[Account], T], trace: Trace) -> tuple[Account, T]:
+    def _with_failover(
+        self, model: str, session: str | None, send: Callable[[Account], T], trace: Trace
+    ) -> tuple[Account, T]:
         """`send` on one account after another until one answers; the last real error otherwise."""
-        session = fingerprint(body)
         tried: set[int] = set()
         last: GatewayError | None = None
         while len(tried) < self.max_attempts:

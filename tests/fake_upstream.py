@@ -392,8 +392,14 @@ def signed(google: FakeGoogle, payload: object, model: str) -> object:
             if "functionCall" in part:
                 part.setdefault("thoughtSignature", base64.b64encode(os.urandom(48)).decode())
                 with google._lock:
-                    google.signatures.add(part["thoughtSignature"])
+                    google.signatures.add(_normalised(part["thoughtSignature"]))
     return payload
+
+
+def _normalised(signature: object) -> str:
+    """A signature as Google reads it: proto JSON takes both base64 alphabets, padded or not (google-genai
+    sends back the URL-safe one)."""
+    return str(signature).replace("-", "+").replace("_", "/").rstrip("=")
 
 
 def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | None:
@@ -404,15 +410,15 @@ def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | 
     if not _signs(str(body.get("model", ""))):
         return None
     with google._lock:
-        valid = google.signatures | SIGNATURE_SENTINELS
+        issued = set(google.signatures)
     for position, content in enumerate((body.get("request") or {}).get("contents") or (), start=1):
         if content.get("role") != "model":
             continue
-        calls = [part for part in content.get("parts") or () if "functionCall" in part]
+        calls = [part for part in content.get("parts") or () if {"functionCall", "function_call"} & part.keys()]
         for index, part in enumerate(calls):
-            signature = part.get("thoughtSignature", part.get("thought_signature"))
-            if signature is None and index == 0:
-                name = part["functionCall"].get("name", "")
+            signature = part.get("thoughtSignature") or part.get("thought_signature")
+            if not signature and index == 0:
+                name = (part.get("functionCall") or part.get("function_call")).get("name", "")
                 message = (
                     "Function call is missing a thought_signature in functionCall parts. This is required for "
                     "tools to work correctly, and missing thought_signature may lead to degraded model "
@@ -420,6 +426,6 @@ def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | 
                     "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
                 )
                 return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
-            if signature is not None and signature not in valid:
+            if signature and signature not in SIGNATURE_SENTINELS and _normalised(signature) not in issued:
                 return Reply(400, google_error(400, "Corrupted thought signature.", "INVALID_ARGUMENT"))
     return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
+from ..accounts.pool import fingerprint
 from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
@@ -24,6 +25,8 @@ def model_method(target: str) -> Response:
     if method == "countTokens":
         return gateway.relay.count_tokens(upstream_model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
-    upstream_model = translate(body, upstream_model, gateway.rules)
+    session = fingerprint(body)  # the conversation: its account, and the thought signatures relayed in it
+    upstream_model = translate(body, upstream_model, gateway.rules, session, gateway.signatures)
     # google-genai asks for SSE; google-generativeai (no alt) reads a streamed JSON array.
-    return gateway.relay.generate(upstream_model, body, trace.stream, request.args.get("alt") == "sse", trace)
+    sse = request.args.get("alt") == "sse"
+    return gateway.relay.generate(upstream_model, body, trace.stream, sse, trace, session)

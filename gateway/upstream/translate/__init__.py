@@ -11,12 +11,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from ...accounts.signatures import Signatures
+from .signatures import thought_signatures
+
 
 @dataclass
 class Target:
     """The model a request goes to; a rule may rewrite `model` (suffixes that are settings, not ids)."""
 
     model: str
+    session: str | None = None  # the conversation (pool.fingerprint), for what was relayed in its turns
+    signatures: Signatures | None = None  # the thought signatures relayed so far
 
     @property
     def claude(self) -> bool:
@@ -26,7 +31,7 @@ class Target:
 Rule = Callable[[dict, Target], None]
 
 # (name, rule) in the order they run; names are what GATEWAY_TRANSLATE_OFF lists.
-RULES: tuple[tuple[str, Rule], ...] = ()
+RULES: tuple[tuple[str, Rule], ...] = (("thought_signatures", thought_signatures),)
 RULE_NAMES = frozenset(name for name, _ in RULES)
 
 
@@ -36,9 +41,15 @@ def active_rules(off: Iterable[str] = ()) -> tuple[Rule, ...]:
     return tuple(rule for name, rule in RULES if name not in off)
 
 
-def translate(body: dict, model: str, rules: tuple[Rule, ...]) -> str:
+def translate(
+    body: dict,
+    model: str,
+    rules: tuple[Rule, ...],
+    session: str | None = None,
+    signatures: Signatures | None = None,
+) -> str:
     """Apply `rules` to `body` in place; returns the model id to send upstream."""
-    target = Target(model)
+    target = Target(model, session, signatures)
     for rule in rules:
         rule(body, target)
     return target.model

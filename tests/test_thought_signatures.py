@@ -1,0 +1,178 @@
+"""Thought signatures end to end: SDKs and raw clients -> gunicorn + gevent -> the strict fake Gemini 3.
+
+The fake signs every functionCall it returns on `gemini-3*` and refuses a later history whose calls lost
+their signature or carry one it never issued, as Google does.
+"""
+
+import contextlib
+import os
+import re
+import signal
+import warnings
+from pathlib import Path
+
+import pytest
+from google import genai
+from google.genai import types
+
+from gateway.accounts.pool import fingerprint
+from gateway.accounts.signatures import SqliteSignatures, call_key
+from tests.conftest import API_KEY
+from tests.fake_upstream import SIGNATURE_SENTINELS, Reply, function_call
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
+    import google.generativeai as legacy
+
+GEMINI3 = "/v1beta/models/gemini-3-flash"
+SENTINEL = "skip_thought_signature_validator"
+
+
+def get_weather(city: str, days: int) -> dict:
+    """The forecast for a city."""
+    return {"city": city, "forecast": "sunny", "days": days}
+
+
+def text(reply: str) -> Reply:
+    return Reply(events=[{"candidates": [{"content": {"role": "model", "parts": [{"text": reply}]}}]}])
+
+
+def tool_call(city: str, days: int) -> Reply:
+    return Reply(events=[function_call("get_weather", {"city": city, "days": days})])
+
+
+def sent_signatures(upstream, index: int) -> list:
+    """The signature on each model-turn functionCall of the index-th generation call the fake received."""
+    contents = upstream.calls_to("streamGenerateContent")[index].body["request"]["contents"]
+    return [
+        part.get("thoughtSignature")
+        for content in contents
+        if content["role"] == "model"
+        for part in content["parts"]
+        if "functionCall" in part
+    ]
+
+
+def issued(upstream, signature: str) -> bool:
+    """Whether the fake issued this signature itself (either base64 alphabet)."""
+    return signature.replace("-", "+").replace("_", "/").rstrip("=") in upstream.signatures
+
+
+def counted(gateway, outcome: str) -> float:
+    text = gateway.get("/metrics").text
+    found = re.search(rf'^gateway_thought_signatures_total{{outcome="{outcome}"}} (\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
+def second_turn(question: str, call: dict, signature: str | None = None) -> dict:
+    """A client's replay of a first turn that called a function, with its result."""
+    part = {"functionCall": call, **({"thoughtSignature": signature} if signature else {})}
+    return {
+        "contents": [
+            {"role": "user", "parts": [{"text": question}]},
+            {"role": "model", "parts": [part]},
+            {"role": "user", "parts": [{"functionResponse": {"name": call["name"], "response": {"ok": True}}}]},
+        ]
+    }
+
+
+def test_generativeai_automatic_function_calling_on_gemini3(gateway, upstream, account):
+    # google-generativeai drops the signature (its proto Part has no such field) and replays 3 as 3.0.
+    upstream.script(
+        "streamGenerateContent", tool_call("Paris", 3), text("Sunny in Paris"), tool_call("Rome", 2), text("Rome too")
+    )
+    restored = counted(gateway, "restored")
+    legacy.configure(api_key=API_KEY, transport="rest", client_options={"api_endpoint": gateway.url})
+    chat = legacy.GenerativeModel("gemini-3-flash", tools=[get_weather]).start_chat(
+        enable_automatic_function_calling=True
+    )
+    assert chat.send_message("What is the weather in Paris for 3 days?").text == "Sunny in Paris"
+    assert chat.send_message("And in Rome for 2 days?").text == "Rome too"
+    assert len(upstream.calls_to("streamGenerateContent")) == 4
+    [paris] = sent_signatures(upstream, 1)
+    assert paris not in SIGNATURE_SENTINELS and issued(upstream, paris)
+    assert sent_signatures(upstream, 3)[0] == paris
+    rome = sent_signatures(upstream, 3)[1]
+    assert rome not in (paris, *SIGNATURE_SENTINELS) and issued(upstream, rome)
+    assert counted(gateway, "restored") == restored + 4  # Paris in the three requests after it, Rome in one
+
+
+def test_genai_keeps_its_own_signature_untouched(gateway, upstream, account):
+    upstream.script("streamGenerateContent", tool_call("Oslo", 1), text("Cold in Oslo"))
+    restored = counted(gateway, "restored")
+    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    chat = client.chats.create(model="gemini-3-flash", config=types.GenerateContentConfig(tools=[get_weather]))
+    assert chat.send_message("What is the weather in Oslo tomorrow?").text == "Cold in Oslo"
+    [kept] = sent_signatures(upstream, 1)
+    assert issued(upstream, kept)  # in google-genai's own encoding (URL-safe base64)
+    assert counted(gateway, "restored") == restored
+
+
+@pytest.mark.parametrize(
+    "first_turn",
+    [":generateContent", ":streamGenerateContent?alt=sse", ":streamGenerateContent?alt=json"],
+    ids=["assembled", "sse", "json-array"],
+)
+def test_a_signature_relayed_by_any_answer_kind_is_restored(gateway, upstream, account, first_turn):
+    question = f"Plan a trip, answered as {first_turn}"
+    call = {"name": "get_weather", "args": {"city": "Lima", "days": 4, "nested": {"n": [1, 2.5]}}}
+    upstream.script("streamGenerateContent", Reply(events=[function_call(call["name"], call["args"])]), text("ok"))
+    first = gateway.post(GEMINI3 + first_turn, {"contents": [{"role": "user", "parts": [{"text": question}]}]})
+    assert first.status_code == 200
+    relayed = re.search(r'"thoughtSignature":\s*"([^"]+)"', first.text).group(1)
+    # Replayed without the signature, numbers as doubles and members in another order.
+    replay = {"name": "get_weather", "args": {"nested": {"n": [1.0, 2.5]}, "days": 4.0, "city": "Lima"}}
+    assert gateway.post(GEMINI3 + ":generateContent", second_turn(question, replay)).status_code == 200
+    assert sent_signatures(upstream, 1) == [relayed]
+
+
+def test_an_unknown_call_gets_the_sentinel_on_gemini3_only(gateway, upstream, account):
+    body = second_turn("A conversation this gateway never saw", {"name": "get_weather", "args": {"city": "Kyiv"}})
+    body["contents"][1]["parts"].append({"functionCall": {"name": "get_weather", "args": {"city": "Lviv"}}})
+    sentinels = counted(gateway, "sentinel")
+    assert gateway.post(GEMINI3 + ":generateContent", body).status_code == 200
+    assert sent_signatures(upstream, 0) == [SENTINEL, None]  # the first call of the turn only, as Google checks
+    assert counted(gateway, "sentinel") == sentinels + 1
+    assert gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", body).status_code == 200
+    assert sent_signatures(upstream, 1) == [None, None]
+
+
+def test_a_signature_the_client_kept_passes_untouched(gateway, upstream, account):
+    body = second_turn("A conversation with a forged signature", {"name": "get_weather", "args": {"city": "Kyiv"}})
+    body["contents"][1]["parts"][0]["thought_signature"] = "forged"
+    answer = gateway.post(GEMINI3 + ":generateContent", body)
+    assert answer.status_code == 400 and answer.json()["error"]["message"] == "Corrupted thought signature."
+    [part] = upstream.calls_to("streamGenerateContent")[0].body["request"]["contents"][1]["parts"]
+    assert part == body["contents"][1]["parts"][0]
+
+
+@contextlib.contextmanager
+def only_worker(gateway, index: int):
+    """Every new connection lands on one worker: the others are frozen (SIGSTOP) meanwhile, so only it
+    accepts on the shared listening socket. Far shorter than gunicorn's 30 s worker timeout."""
+    master = gateway.process.pid
+    workers = sorted(int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split())
+    assert len(workers) == 2
+    frozen = [pid for position, pid in enumerate(workers) if position != index]
+    for pid in frozen:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield workers[index]
+    finally:
+        for pid in frozen:
+            os.kill(pid, signal.SIGCONT)
+
+
+def test_a_signature_learnt_by_one_worker_is_restored_by_the_other(gateway, upstream, account):
+    question = "Which worker remembers this conversation?"
+    upstream.script("streamGenerateContent", tool_call("Quito", 5), text("Mild in Quito"))
+    body = {"contents": [{"role": "user", "parts": [{"text": question}]}]}
+    with only_worker(gateway, 0):
+        first = gateway.post(GEMINI3 + ":streamGenerateContent?alt=sse", body)
+    relayed = re.search(r'"thoughtSignature":"([^"]+)"', first.text).group(1)
+    key = call_key(fingerprint(body), {"name": "get_weather", "args": {"city": "Quito", "days": 5}})
+    assert SqliteSignatures(gateway.store).recall([key]) == {key: relayed}  # written before the stream ended
+    replay = {"name": "get_weather", "args": {"city": "Quito", "days": 5.0}}
+    with only_worker(gateway, 1):
+        assert gateway.post(GEMINI3 + ":generateContent", second_turn(question, replay)).status_code == 200
+    assert sent_signatures(upstream, 1) == [relayed]
