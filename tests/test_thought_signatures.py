@@ -12,6 +12,7 @@ import warnings
 from pathlib import Path
 
 import pytest
+import requests
 from google import genai
 from google.genai import types
 
@@ -19,6 +20,7 @@ from gateway.accounts.pool import fingerprint
 from gateway.accounts.signatures import SqliteSignatures, call_key
 from tests.conftest import API_KEY
 from tests.fake_upstream import SIGNATURE_SENTINELS, Reply, function_call
+from tests.test_fake_upstream import call, sse, token
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
@@ -64,14 +66,13 @@ def counted(gateway, outcome: str) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-def second_turn(question: str, call: dict, signature: str | None = None) -> dict:
-    """A client's replay of a first turn that called a function, with its result."""
-    part = {"functionCall": call, **({"thoughtSignature": signature} if signature else {})}
+def second_turn(question: str, called: dict) -> dict:
+    """A client's replay of a first turn that called a function (its signature dropped), with its result."""
     return {
         "contents": [
             {"role": "user", "parts": [{"text": question}]},
-            {"role": "model", "parts": [part]},
-            {"role": "user", "parts": [{"functionResponse": {"name": call["name"], "response": {"ok": True}}}]},
+            {"role": "model", "parts": [{"functionCall": called}]},
+            {"role": "user", "parts": [{"functionResponse": {"name": called["name"], "response": {"ok": True}}}]},
         ]
     }
 
@@ -115,8 +116,8 @@ def test_genai_keeps_its_own_signature_untouched(gateway, upstream, account):
 )
 def test_a_signature_relayed_by_any_answer_kind_is_restored(gateway, upstream, account, first_turn):
     question = f"Plan a trip, answered as {first_turn}"
-    call = {"name": "get_weather", "args": {"city": "Lima", "days": 4, "nested": {"n": [1, 2.5]}}}
-    upstream.script("streamGenerateContent", Reply(events=[function_call(call["name"], call["args"])]), text("ok"))
+    args = {"city": "Lima", "days": 4, "nested": {"n": [1, 2.5]}}
+    upstream.script("streamGenerateContent", Reply(events=[function_call("get_weather", args)]), text("ok"))
     first = gateway.post(GEMINI3 + first_turn, {"contents": [{"role": "user", "parts": [{"text": question}]}]})
     assert first.status_code == 200
     relayed = re.search(r'"thoughtSignature":\s*"([^"]+)"', first.text).group(1)
@@ -176,3 +177,51 @@ def test_a_signature_learnt_by_one_worker_is_restored_by_the_other(gateway, upst
     with only_worker(gateway, 1):
         assert gateway.post(GEMINI3 + ":generateContent", second_turn(question, replay)).status_code == 200
     assert sent_signatures(upstream, 1) == [relayed]
+
+
+# ---- the strict fake itself ----
+
+
+def fake_generate(upstream, model: str, contents: list) -> requests.Response:
+    upstream.add_account("rt-fake", "fake@example.com")
+    body = {"model": model, "project": "proj-1", "request": {"contents": contents}}
+    return call(upstream, "streamGenerateContent", token(upstream, "rt-fake"), body)
+
+
+def test_the_fake_signs_function_calls_on_gemini3_only(upstream):
+    question = [{"role": "user", "parts": [{"text": "weather?"}]}]
+    for model, signs in (("gemini-3-flash", True), ("gemini-2.5-flash", False)):
+        upstream.script("streamGenerateContent", tool_call("Oslo", 1))
+        [answer] = sse(fake_generate(upstream, model, question))
+        [part] = answer["response"]["candidates"][0]["content"]["parts"]
+        assert ("thoughtSignature" in part) is signs
+    assert len(upstream.signatures) == 1
+
+
+def test_the_fake_refuses_a_lost_or_forged_signature_as_google_does(upstream):
+    question = [{"role": "user", "parts": [{"text": "weather?"}]}]
+    upstream.script("streamGenerateContent", tool_call("Oslo", 1))
+    [answer] = sse(fake_generate(upstream, "gemini-3-flash", question))
+    signed_part = answer["response"]["candidates"][0]["content"]["parts"][0]
+    url_safe = signed_part["thoughtSignature"].replace("+", "-").replace("/", "_").rstrip("=")
+    lost = {"functionCall": signed_part["functionCall"]}
+
+    def replay(*parts: dict) -> requests.Response:
+        model_turn = {"role": "model", "parts": list(parts)}
+        return fake_generate(
+            upstream, "gemini-3-flash", [*question, model_turn, {"role": "user", "parts": [{"text": "and?"}]}]
+        )
+
+    refused = replay({"text": "Checking."}, lost).json()["error"]
+    assert refused["code"] == 400 and refused["status"] == "INVALID_ARGUMENT"
+    assert refused["message"].startswith("Function call is missing a thought_signature in functionCall parts.")
+    assert "function call `default_api:get_weather` , position 2." in refused["message"]
+    assert replay({**lost, "thoughtSignature": "Zm9yZ2Vk"}).json()["error"]["message"] == "Corrupted thought signature."
+    assert replay(signed_part, {**lost, "thoughtSignature": "Zm9yZ2Vk"}).status_code == 400  # any call is checked
+    for accepted in (
+        [signed_part, lost],  # a parallel call after the first carries none, as Google sends them
+        [{**lost, "thought_signature": url_safe}],
+        *([{**lost, "thoughtSignature": sentinel}] for sentinel in SIGNATURE_SENTINELS),
+    ):
+        assert replay(*accepted).status_code == 200
+    assert fake_generate(upstream, "gemini-2.5-flash", [{"role": "model", "parts": [lost]}]).status_code == 200
