@@ -7,6 +7,7 @@ their signature or carry one it never issued, as Google does.
 import contextlib
 import os
 import re
+import shutil
 import signal
 import warnings
 from pathlib import Path
@@ -18,6 +19,7 @@ from google.genai import types
 
 from gateway.accounts.pool import fingerprint
 from gateway.accounts.signatures import SqliteSignatures, call_key
+from tests import test_redis
 from tests.conftest import API_KEY
 from tests.fake_upstream import SIGNATURE_SENTINELS, Reply, function_call
 from tests.test_fake_upstream import call, sse, token
@@ -177,6 +179,41 @@ def test_a_signature_learnt_by_one_worker_is_restored_by_the_other(gateway, upst
     with only_worker(gateway, 1):
         assert gateway.post(GEMINI3 + ":generateContent", second_turn(question, replay)).status_code == 200
     assert sent_signatures(upstream, 1) == [relayed]
+
+
+# ---- several hosts, through Redis ----
+
+shared = test_redis.shared  # Redis and two gateway hosts pointed at it (a fixture of test_redis.py)
+needs_redis = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
+
+
+@needs_redis
+def test_a_signature_learnt_on_one_host_is_restored_on_another(shared, upstream):
+    _, (a, b) = shared
+    test_redis.add_everywhere((a, b), upstream, "hosts@example.com")
+    question = "Which host remembers this conversation?"
+    upstream.script("streamGenerateContent", tool_call("Lagos", 2), text("Hot in Lagos"))
+    first = a.post(GEMINI3 + ":generateContent", {"contents": [{"role": "user", "parts": [{"text": question}]}]})
+    relayed = first.json()["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+    replay = {"name": "get_weather", "args": {"city": "Lagos", "days": 2.0}}
+    assert b.post(GEMINI3 + ":generateContent", second_turn(question, replay)).status_code == 200
+    assert sent_signatures(upstream, 1) == [relayed]
+
+
+@needs_redis
+def test_losing_redis_degrades_to_the_sentinel_never_to_an_error(shared, upstream):
+    server, (a, b) = shared
+    test_redis.add_everywhere((a, b), upstream, "outage@example.com")
+    question = "Does this conversation survive Redis?"
+    upstream.script("streamGenerateContent", tool_call("Cairo", 1), text("Dry"), text("Dry"))
+    assert a.post(GEMINI3 + ":generateContent", {"contents": [{"role": "user", "parts": [{"text": question}]}]}).ok
+    server.stop()
+    replay = second_turn(question, {"name": "get_weather", "args": {"city": "Cairo", "days": 1}})
+    for host, kind in ((b, ":generateContent"), (a, ":streamGenerateContent?alt=sse")):
+        answer = host.post(GEMINI3 + kind, replay)
+        assert answer.status_code == 200 and "Dry" in answer.text
+    assert sent_signatures(upstream, 1) == sent_signatures(upstream, 2) == [SENTINEL]
+    assert b.get("/healthz", key=None).json()["shared_state"] == "degraded"
 
 
 # ---- the strict fake itself ----
