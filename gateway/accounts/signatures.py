@@ -63,11 +63,20 @@ class Relayed:
 
     def _gather(self, events: Iterator[dict]) -> Iterator[dict]:
         for event in events:
-            for candidate in event.get("candidates") or ():
-                for part in (candidate.get("content") or {}).get("parts") or ():
-                    if part.get("thoughtSignature") and isinstance(part.get("functionCall"), dict):
-                        self.found[call_key(self.session, part["functionCall"])] = part["thoughtSignature"]
+            for call, signature in _signed_calls(event):
+                self.found[call_key(self.session, call)] = signature
             yield event
+
+
+def _signed_calls(event: dict) -> Iterator[tuple[dict, str]]:
+    """(functionCall, thoughtSignature) of each signed call in an answer event."""
+    for candidate in event.get("candidates") or ():
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if not isinstance(part, dict):
+                continue
+            call, signature = part.get("functionCall"), part.get("thoughtSignature")
+            if isinstance(call, dict) and isinstance(signature, str) and signature:
+                yield call, signature
 
 
 class Signatures(Protocol):
