@@ -392,11 +392,11 @@ def signed(google: FakeGoogle, payload: object, model: str) -> object:
             if "functionCall" in part:
                 part.setdefault("thoughtSignature", base64.b64encode(os.urandom(48)).decode())
                 with google._lock:
-                    google.signatures.add(_normalised(part["thoughtSignature"]))
+                    google.signatures.add(normalised_signature(part["thoughtSignature"]))
     return payload
 
 
-def _normalised(signature: object) -> str:
+def normalised_signature(signature: object) -> str:
     """A signature as Google reads it: proto JSON takes both base64 alphabets, padded or not (google-genai
     sends back the URL-safe one)."""
     return str(signature).replace("-", "+").replace("_", "/").rstrip("=")
@@ -426,6 +426,6 @@ def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | 
                     "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
                 )
                 return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
-            if signature and signature not in SIGNATURE_SENTINELS and _normalised(signature) not in issued:
+            if signature and signature not in SIGNATURE_SENTINELS and normalised_signature(signature) not in issued:
                 return Reply(400, google_error(400, "Corrupted thought signature.", "INVALID_ARGUMENT"))
     return None
