@@ -69,12 +69,11 @@ def test_relayed_gathers_the_signatures_of_function_calls_as_events_pass():
     assert relayed.found == {call_key("s1", call({"city": "Oslo"})): "sig-1"}
 
 
-def test_without_a_conversation_nothing_is_gathered_and_events_pass_as_they_are():
-    events = iter([event({"functionCall": call({}), "thoughtSignature": "sig"})])
+def test_conversations_without_a_fingerprint_share_one_space_keyed_by_the_call():
     relayed = Relayed(None)
-    assert relayed.watch(events) is events
-    list(events)
-    assert relayed.found == {}
+    list(relayed.watch(iter([event({"functionCall": call({"city": "Oslo"}), "thoughtSignature": "sig"})])))
+    assert relayed.found == {call_key(None, call({"city": "Oslo"})): "sig"}
+    assert call_key(None, call({"city": "Oslo"})) != call_key("", call({"city": "Oslo"}))
 
 
 @pytest.fixture

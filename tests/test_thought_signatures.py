@@ -129,6 +129,17 @@ def test_a_signature_relayed_by_any_answer_kind_is_restored(gateway, upstream, a
     assert sent_signatures(upstream, 1) == [relayed]
 
 
+def test_a_conversation_too_short_to_fingerprint_gets_its_signature_back(gateway, upstream, account):
+    upstream.script("streamGenerateContent", tool_call("Rabat", 1), text("ok"))
+    first = gateway.post(
+        GEMINI3 + ":generateContent", {"contents": [{"role": "user", "parts": [{"text": "Weather?"}]}]}
+    )
+    relayed = first.json()["candidates"][0]["content"]["parts"][0]["thoughtSignature"]
+    replay = {"name": "get_weather", "args": {"city": "Rabat", "days": 1.0}}
+    assert gateway.post(GEMINI3 + ":generateContent", second_turn("Weather?", replay)).status_code == 200
+    assert sent_signatures(upstream, 1) == [relayed]
+
+
 def test_an_unknown_call_gets_the_sentinel_on_gemini3_only(gateway, upstream, account):
     body = second_turn("A conversation this gateway never saw", {"name": "get_weather", "args": {"city": "Kyiv"}})
     body["contents"][1]["parts"].append({"functionCall": {"name": "get_weather", "args": {"city": "Lviv"}}})

@@ -107,9 +107,14 @@ def test_user_parts_never_get_a_signature(memory):
     assert [body["contents"][0], body["contents"][2]] == before
 
 
-def test_another_conversation_or_none_gets_only_the_sentinel(memory):
-    for session in ("conversation-2", None):
-        assert run(history({"functionCall": PARIS}), memory, session=session)[0]["thoughtSignature"] == SENTINEL
+def test_the_same_call_in_another_conversation_gets_only_the_sentinel(memory):
+    assert run(history({"functionCall": PARIS}), memory, session="conversation-2")[0]["thoughtSignature"] == SENTINEL
+
+
+def test_conversations_without_a_fingerprint_get_back_what_was_relayed_in_one(memory):
+    memory.remember({call_key(None, ROME): "sig-rome"})
+    assert run(history({"functionCall": ROME}), memory, session=None)[0]["thoughtSignature"] == "sig-rome"
+    assert run(history({"functionCall": PARIS}), memory, session=None)[0]["thoughtSignature"] == SENTINEL
 
 
 def test_no_memory_reachable_gets_the_sentinel():

@@ -29,8 +29,9 @@ LIMIT = 20_000  # signatures kept (a few KB each): tens of MB at most
 CHUNK = 500  # keys per SQL query, well under SQLite's bound on parameters
 
 
-def call_key(session: str, call: dict) -> str:
-    """The key of one functionCall in one conversation."""
+def call_key(session: str | None, call: dict) -> str:
+    """The key of one functionCall in one conversation; conversations without a fingerprint (no user text long
+    enough) share one space, where the call alone is the key: a real signature beats the sentinel."""
     identity = [session, call.get("name"), _canonical(call.get("args") or {})]
     return hashlib.sha256(json.dumps(identity, sort_keys=True, separators=(",", ":")).encode()).hexdigest()[:32]
 
@@ -58,10 +59,7 @@ class Relayed:
         self.found: dict[str, str] = {}
 
     def watch(self, events: Iterator[dict]) -> Iterator[dict]:
-        """The same events; nothing to gather without a conversation to key them by."""
-        return events if self.session is None else self._gather(events)
-
-    def _gather(self, events: Iterator[dict]) -> Iterator[dict]:
+        """The same events, their signed calls noted on the way."""
         for event in events:
             for call, signature in _signed_calls(event):
                 self.found[call_key(self.session, call)] = signature

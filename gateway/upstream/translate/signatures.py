@@ -41,7 +41,7 @@ def thought_signatures(body: dict, target: Target) -> None:
 
 def _recalled(target: Target, unsigned: list[tuple[dict, dict, bool]]) -> list[str | None]:
     """The signature relayed for each call, or None; one look-up for the whole history."""
-    if not target.session or target.signatures is None:
+    if target.signatures is None:
         return [None] * len(unsigned)
     keys = [call_key(target.session, call) for _, call, _ in unsigned]
     found = target.signatures.recall(list(dict.fromkeys(keys)))
