@@ -69,6 +69,13 @@ def test_relayed_gathers_the_signatures_of_function_calls_as_events_pass():
     assert relayed.found == {call_key("s1", call({"city": "Oslo"})): "sig-1"}
 
 
+def test_events_of_another_shape_pass_and_teach_nothing():
+    odd = [{"candidates": ["text"]}, {"candidates": [{"content": {"parts": ["x", {"functionCall": "f"}]}}]}, {}]
+    relayed = Relayed("s1")
+    assert list(relayed.watch(iter(odd))) == odd
+    assert relayed.found == {}
+
+
 def test_conversations_without_a_fingerprint_share_one_space_keyed_by_the_call():
     relayed = Relayed(None)
     list(relayed.watch(iter([event({"functionCall": call({"city": "Oslo"}), "thoughtSignature": "sig"})])))

@@ -68,13 +68,16 @@ class Relayed:
 
 def _signed_calls(event: dict) -> Iterator[tuple[dict, str]]:
     """(functionCall, thoughtSignature) of each signed call in an answer event."""
-    for candidate in event.get("candidates") or ():
-        for part in (candidate.get("content") or {}).get("parts") or ():
-            if not isinstance(part, dict):
-                continue
-            call, signature = part.get("functionCall"), part.get("thoughtSignature")
-            if isinstance(call, dict) and isinstance(signature, str) and signature:
-                yield call, signature
+    try:
+        parts = [part for c in event.get("candidates") or () for part in (c.get("content") or {}).get("parts") or ()]
+    except (AttributeError, TypeError):  # an answer of another shape: relayed as it is, nothing to remember
+        return
+    for part in parts:
+        if not isinstance(part, dict):
+            continue
+        call, signature = part.get("functionCall"), part.get("thoughtSignature")
+        if isinstance(call, dict) and isinstance(signature, str) and signature:
+            yield call, signature
 
 
 class Signatures(Protocol):
