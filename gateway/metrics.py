@@ -21,6 +21,12 @@ TTFB = Histogram("gateway_time_to_first_byte_seconds", "From request to the firs
 DURATION = Histogram(
     "gateway_request_duration_seconds", "From request to the last byte of the answer.", buckets=BUCKETS
 )
+# Thought signatures put back on history functionCalls (translate/signatures.py).
+THOUGHT_SIGNATURES = Counter(
+    "gateway_thought_signatures_total",
+    "History functionCalls given a signature: the one relayed for them, or Google's sentinel.",
+    ["outcome"],
+)
 
 
 def mark_worker_dead(pid: int) -> None:

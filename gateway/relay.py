@@ -14,6 +14,7 @@ from flask import Response
 
 from . import metrics
 from .accounts.pool import Pool, fingerprint
+from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
 from .errors import GatewayError, json_response, with_retry_delay
@@ -34,19 +35,34 @@ STREAM_FAILURES = (requests.RequestException, urllib3.exceptions.HTTPError, OSEr
 
 class Relay:
     def __init__(
-        self, pool: Pool, client: UpstreamClient, usage: UsageLog, max_attempts: int, label: Callable[[str], str]
+        self,
+        pool: Pool,
+        client: UpstreamClient,
+        usage: UsageLog,
+        max_attempts: int,
+        label: Callable[[str], str],
+        signatures: Signatures,
     ) -> None:
         self.pool = pool
         self.client = client
         self.usage = usage
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
+        self.signatures = signatures
 
     def generate(
-        self, model: str, body: dict, stream: bool, sse: bool, trace: Trace, fallbacks: tuple[Fallback, ...] = ()
+        self,
+        model: str,
+        body: dict,
+        stream: bool,
+        sse: bool,
+        trace: Trace,
+        session: str | None,
+        fallbacks: tuple[Fallback, ...] = (),
     ) -> Response:
         """generateContent (assembled from the upstream stream) or streamGenerateContent; by a fallback
         model when every account is cooling down or out of quota for `model`."""
+        relayed = Relayed(session)  # the functionCall signatures of the answer, kept once it is relayed
         fallbacks = distinct(model, fallbacks)
         bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
@@ -56,7 +72,7 @@ class Relay:
             )
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
-            events = _events(upstream)
+            events = relayed.watch(_events(upstream))
             try:
                 held = _until_content(events)
             except BaseException:
@@ -71,13 +87,15 @@ class Relay:
                 with upstream:
                     return collect([*held, *events])
 
-            account, served, answer = self._with_failover(model, body, assemble, trace, fallbacks)
+            account, served, answer = self._with_failover(model, session, assemble, trace, fallbacks)
             tokens = token_counts(answer.get("usageMetadata"))
             self.usage.record(account.id, served, 200, tokens=tokens)
             trace.tokens_in, trace.tokens_out = tokens
+            # Kept before the answer leaves: the client's next turn may follow at once, on another worker.
+            self.signatures.remember(relayed.found)
             return json_response(answer)
 
-        account, served, (held, events, upstream) = self._with_failover(model, body, open_stream, trace, fallbacks)
+        account, served, (held, events, upstream) = self._with_failover(model, session, open_stream, trace, fallbacks)
         trace.deferred = True  # the stream outlives this view: its generator tells how it ended
 
         def finished(usage: dict | None, error: GatewayError | None) -> None:
@@ -86,6 +104,8 @@ class Relay:
             self.usage.record(account.id, served, status, message, tokens)
             trace.tokens_in, trace.tokens_out = tokens
             trace.finish(status)
+            # After the last event, before the stream's end reaches the client (and its next turn leaves).
+            self.signatures.remember(relayed.found)
 
         writer, content_type = (sse_frames, "text/event-stream") if sse else (json_array, "application/json")
         response = Response(
@@ -109,14 +129,14 @@ class Relay:
                 raise EmptyResponse()
             return answer
 
-        account, _, answer = self._with_failover(model, body, count, trace)
+        account, _, answer = self._with_failover(model, fingerprint(body), count, trace)
         self.usage.record(account.id, model, 200)
         return json_response(answer)
 
     def _with_failover(
         self,
         model: str,
-        body: dict,
+        session: str | None,
         send: Callable[[Account, str], T],
         trace: Trace,
         fallbacks: tuple[Fallback, ...] = (),
@@ -126,7 +146,6 @@ class Relay:
         Returns the account, the model that served and the answer. An account is never tried twice for one
         model; it may still serve a fallback model when the model it failed for is cooling down.
         """
-        session = fingerprint(body)
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
         last: GatewayError | None = None

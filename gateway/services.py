@@ -8,6 +8,7 @@ from flask import current_app
 
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
+from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .catalog import Catalog
@@ -27,10 +28,12 @@ class Services:
         self.oauth = OAuth(settings, session)
         self.records = Store(settings.database)  # account records: this host's SQLite file in every mode
         self.store = self.records
+        self.signatures: Signatures = SqliteSignatures(self.records)
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
             self.store = RedisState(settings.redis_url, self.records)
+            self.signatures = RedisSignatures(self.store)
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.relay = Relay(
@@ -39,6 +42,7 @@ class Services:
             self.usage,
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
+            self.signatures,
         )
         self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)

@@ -6,9 +6,12 @@ and recording every call, so tests can count what reached "Google" and from whic
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import copy
 import itertools
 import json
+import os
 import re
 import socket
 import ssl
@@ -132,6 +135,7 @@ class FakeGoogle:
             self._counter = itertools.count(1)
             self._failing: dict[str, int | None] = {}
             self.client_gate: ClientGate | None = None  # Google's version gate on the User-Agent, when set
+            self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -319,7 +323,7 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(401, UNAUTHENTICATED)
         elif method in GENERATE_METHODS and (refusal := schema_errors(body)):  # parsing comes first at Google
             reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
-        elif (refusal := strict_refusal(google, call)) is not None:
+        elif (refusal := strict_refusal(google, call) or refused_signature(google, method, body)) is not None:
             reply = refusal
         else:
             reply = google._scripted(method, email)
@@ -340,7 +344,8 @@ class _Handler(BaseHTTPRequestHandler):
             for name, value in reply.headers.items():
                 self.send_header(name, value)
             if reply.events is None:
-                payload = json.dumps(reply.json if reply.json is not None else {}).encode()
+                body = reply.json if reply.json is not None else {}
+                payload = json.dumps(signed(self.google, body, self.model)).encode()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -355,7 +360,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(reply.delays[index] if index < len(reply.delays) else 0)
                 elif index:
                     time.sleep(reply.event_delay)
-                data = json.dumps(wrap(event, self.model, n), separators=(",", ":"))
+                data = json.dumps(wrap(signed(self.google, event, self.model), self.model, n), separators=(",", ":"))
                 self._chunk(f"data: {data}\n\n".encode())
             if reply.cut_after is not None:
                 return self._drop()  # mid-stream: no terminating chunk
@@ -628,3 +633,69 @@ def _snake_name(camel: str) -> str:
 def _camel_name(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(word.title() for word in rest)
+
+
+# ---- thought signatures: Gemini 3 signs each functionCall it returns and validates the history's ----
+
+# What Google accepts in place of a lost signature (CLIProxyAPI internal/signature/gemini_validation.go).
+SIGNATURE_SENTINELS = frozenset({"skip_thought_signature_validator", "context_engineering_is_the_way_to_go"})
+
+
+def function_call(name: str, args: dict) -> dict:
+    """An answer that calls one function; the fake signs it when the model is a Gemini 3 one."""
+    part = {"functionCall": {"name": name, "args": args}}
+    return {"candidates": [{"content": {"role": "model", "parts": [part]}, "finishReason": "STOP"}]}
+
+
+def _signs(model: str) -> bool:
+    return model.startswith("gemini-3")
+
+
+def signed(google: FakeGoogle, payload: object, model: str) -> object:
+    """The payload with a fresh random signature on each unsigned functionCall part, if the model signs."""
+    if not _signs(model) or not isinstance(payload, dict):
+        return payload
+    payload = copy.deepcopy(payload)  # a scripted Reply may be sent again
+    answer = payload.get("response", payload)
+    for candidate in answer.get("candidates") or () if isinstance(answer, dict) else ():
+        for part in (candidate.get("content") or {}).get("parts") or ():
+            if "functionCall" in part:
+                part.setdefault("thoughtSignature", base64.b64encode(os.urandom(48)).decode())
+                with google._lock:
+                    google.signatures.add(normalised_signature(part["thoughtSignature"]))
+    return payload
+
+
+def normalised_signature(signature: object) -> str:
+    """A signature as Google reads it: proto JSON takes both base64 alphabets, padded or not (google-genai
+    sends back the URL-safe one)."""
+    return str(signature).replace("-", "+").replace("_", "/").rstrip("=")
+
+
+def refused_signature(google: FakeGoogle, method: str, body: object) -> Reply | None:
+    """Google's 400 for a history functionCall whose signature is missing (first call of a model turn) or
+    not one this fake issued (any call), on models that sign; None when the history passes."""
+    if method not in ("generateContent", "streamGenerateContent") or not isinstance(body, dict):
+        return None
+    if not _signs(str(body.get("model", ""))):
+        return None
+    with google._lock:
+        issued = set(google.signatures)
+    for position, content in enumerate((body.get("request") or {}).get("contents") or (), start=1):
+        if content.get("role") != "model":
+            continue
+        calls = [part for part in content.get("parts") or () if {"functionCall", "function_call"} & part.keys()]
+        for index, part in enumerate(calls):
+            signature = part.get("thoughtSignature") or part.get("thought_signature")
+            if not signature and index == 0:
+                name = (part.get("functionCall") or part.get("function_call")).get("name", "")
+                message = (
+                    "Function call is missing a thought_signature in functionCall parts. This is required for "
+                    "tools to work correctly, and missing thought_signature may lead to degraded model "
+                    f"performance. Additional data, function call `default_api:{name}` , position {position}. "
+                    "Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details."
+                )
+                return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+            if signature and signature not in SIGNATURE_SENTINELS and normalised_signature(signature) not in issued:
+                return Reply(400, google_error(400, "Corrupted thought signature.", "INVALID_ARGUMENT"))
+    return None

@@ -7,6 +7,7 @@ import functools
 import gevent
 from flask import Blueprint, Response, g, request
 
+from ..accounts.pool import fingerprint
 from ..routing import fallbacks_for
 from ..schemas import parse_json, validate_body
 from ..services import services
@@ -34,11 +35,13 @@ def model_method(target: str) -> Response:
         trace.model = bare_model(upstream_model)
         return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)
     validate_body("generate", body)
+    session = fingerprint(body)  # the conversation: its account, and the thought signatures relayed in it
     # Each fallback gets its own translation of the body as the client sent it, so this comes first.
     names = gateway.catalog.fallbacks(upstream_model)
-    fallbacks = fallbacks_for(body, names, functools.partial(translate, rules=gateway.rules))
-    trace.model = upstream_model = translate(body, upstream_model, gateway.rules)  # the model actually sent
-    return gateway.relay.generate(upstream_model, body, trace.stream, _sse(), trace, fallbacks)
+    own = functools.partial(translate, rules=gateway.rules, session=session, signatures=gateway.signatures)
+    fallbacks = fallbacks_for(body, names, own)
+    trace.model = upstream_model = own(body, upstream_model)  # the model actually sent
+    return gateway.relay.generate(upstream_model, body, trace.stream, _sse(), trace, session, fallbacks)
 
 
 def _sse() -> bool:

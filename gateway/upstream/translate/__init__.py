@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from ...accounts.signatures import Signatures
 from . import schemas
 from .claude import claude_ids
 from .images import image_gen
+from .signatures import thought_signatures
 from .thinking import thinking
 from .tools import online, search_conflict
 from .turns import claude_prefill, leading_user
@@ -24,6 +26,8 @@ class Target:
     """The model a request goes to; a rule may rewrite `model` (suffixes that are settings, not ids)."""
 
     model: str
+    session: str | None = None  # the conversation (pool.fingerprint), for what was relayed in its turns
+    signatures: Signatures | None = None  # the thought signatures relayed so far
     claude: bool = field(init=False)  # read by several rules: worked out once (suffixes never change it)
 
     def __post_init__(self) -> None:
@@ -44,6 +48,7 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("thinking", thinking),
     ("tool_schemas", schemas.tool_schemas),
     ("response_schema", schemas.response_schema),
+    ("thought_signatures", thought_signatures),
 )
 RULE_NAMES = frozenset(name for name, _ in RULES)
 
@@ -54,9 +59,15 @@ def active_rules(off: Iterable[str] = ()) -> tuple[Rule, ...]:
     return tuple(rule for name, rule in RULES if name not in off)
 
 
-def translate(body: dict, model: str, rules: tuple[Rule, ...]) -> str:
+def translate(
+    body: dict,
+    model: str,
+    rules: tuple[Rule, ...],
+    session: str | None = None,
+    signatures: Signatures | None = None,
+) -> str:
     """Apply `rules` to `body` in place; returns the model id to send upstream."""
-    target = Target(model)
+    target = Target(model, session, signatures)
     for rule in rules:
         rule(body, target)
     return target.model
