@@ -272,4 +272,6 @@ def test_the_fake_refuses_a_lost_or_forged_signature_as_google_does(upstream):
         *([{**lost, "thoughtSignature": sentinel}] for sentinel in SIGNATURE_SENTINELS),
     ):
         assert replay(*accepted).status_code == 200
-    assert fake_generate(upstream, "gemini-2.5-flash", [{"role": "model", "parts": [lost]}]).status_code == 200
+    assert (
+        fake_generate(upstream, "gemini-2.5-flash", [*question, {"role": "model", "parts": [lost]}]).status_code == 200
+    )
