@@ -53,6 +53,8 @@ class Settings:
     user_agent: str = "antigravity"
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
+    # Team keys: GATEWAY_AUTH_MODE was auto, so auth also turns on once any team key exists.
+    auth_auto: bool = False
 
     @property
     def database(self) -> Path:
@@ -102,6 +104,8 @@ class Settings:
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", "antigravity")),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
+            # Team keys
+            auth_auto=get("AUTH_MODE", "auto").lower() == "auto",
         )
 
 

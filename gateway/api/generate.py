@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, g, request
 
+from ..keys.gate import check_model
 from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
@@ -18,6 +19,7 @@ def model_method(target: str) -> Response:
     check_method(method)
     gateway = services()
     upstream_model = resolve(gateway.catalog, model, method)
+    check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     body = parse_json(request.get_data(cache=False))
