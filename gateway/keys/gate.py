@@ -15,6 +15,7 @@ from .usage import KeyUsage
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 1.0  # how stale a worker's view of the keys may be: a revocation holds everywhere within it
+MISS_RELOAD = 0.1  # an unknown key re-reads the keys at most this often, so a new key works at once
 
 
 class KeyBackend(Counters, Protocol):
@@ -33,10 +34,10 @@ class Keys:
         self._by_hash: dict[str, TeamKey] = {}
         self._loaded = -CACHE_SECONDS
 
-    def _table(self) -> dict[str, TeamKey]:
-        """Every key by hash, re-read at most once a second: no store read per request."""
+    def _table(self, max_age: float = CACHE_SECONDS) -> dict[str, TeamKey]:
+        """Every key by hash, re-read when older than `max_age`: no store read per request."""
         now = time.monotonic()
-        if now - self._loaded >= CACHE_SECONDS:
+        if now - self._loaded >= max_age:
             try:
                 self._by_hash = {key.hash: key for key in self.backend.all_keys()}
             except self.backend.errors as exc:  # keep serving from the keys last seen
@@ -49,15 +50,13 @@ class Keys:
 
     def identify(self, presented: list[str]) -> TeamKey | None:
         """The live team key among those presented, if any (revoked and expired ones are unknown)."""
-        table = self._table()
-        if not table:
-            return None
-        # A dict lookup by digest, not a compare of secrets: its timing tells nothing about a key.
-        now = time.time()
-        for candidate in presented:
-            key = table.get(digest(candidate))
-            if key is not None and not key.expired(now):
-                return key
+        digests = [digest(candidate) for candidate in presented]
+        # A dict lookup by digest, not a compare of secrets: its timing tells nothing about a key. An unknown
+        # digest may be a key made a moment ago: look again, at most ten times a second whatever clients send.
+        for table in (self._table(), self._table(MISS_RELOAD)):
+            found = [key for d in digests if (key := table.get(d)) is not None and not key.expired(time.time())]
+            if found:
+                return found[0]
         return None
 
     def admit(self, key: TeamKey) -> None:
