@@ -15,6 +15,7 @@ from .usage import KeyUsage
 
 log = logging.getLogger(__name__)
 CACHE_SECONDS = 1.0  # how stale a worker's view of the keys may be: a revocation holds everywhere within it
+RETRY_AFTER = 3.0  # seconds without limit checks after the store failed, before trying it again
 MISS_RELOAD = 0.1  # an unknown key re-reads the keys at most this often, so a new key works at once
 
 
@@ -33,6 +34,7 @@ class Keys:
         self.usage = KeyUsage(backend, backend.errors)
         self._by_hash: dict[str, TeamKey] = {}
         self._loaded = -CACHE_SECONDS
+        self._down_until = 0.0
 
     def _table(self, max_age: float = CACHE_SECONDS) -> dict[str, TeamKey]:
         """Every key by hash, re-read when older than `max_age`: no store read per request."""
@@ -60,11 +62,18 @@ class Keys:
         return None
 
     def admit(self, key: TeamKey) -> None:
-        """Count one request of the key, or raise its 429; a failing store lets the request pass."""
+        """Count one request of the key, or raise its 429.
+
+        A store that fails (Redis gone, SQLite locked past its timeout) lets requests pass unlimited for a few
+        seconds rather than stalling or refusing them all: limits are fairness, the pool's own quota is the
+        hard cap. Logged once per outage."""
+        if time.monotonic() < self._down_until:
+            return
         try:
             self.limiter.admit(key, self.usage.pending_tokens(key.id, utc_day(time.time())))
         except self.backend.errors as exc:
-            log.warning("could not check the limits of team key %s: %s", key.name, exc)
+            log.warning("team key limits unchecked for %.0f s: the store failed (%s)", RETRY_AFTER, exc)
+            self._down_until = time.monotonic() + RETRY_AFTER
 
     def charge(self, key: TeamKey, tokens_in: int, tokens_out: int) -> None:
         self.usage.record(key.id, tokens_in, tokens_out)
