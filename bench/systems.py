@@ -149,9 +149,12 @@ def bare_relay(workdir: Path, upstream_port: int, conf: str = CONF) -> System:
     return _gunicorn("bare", workdir, conf, env, "bench.bare_relay:create_app()")
 
 
-def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4) -> System:
-    """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run."""
+def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4, team_key: bool = False) -> System:
+    """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run.
+
+    `team_key`: the clients' key is a team key (no limits) and the admin key another one, to measure that path."""
     from gateway.accounts.store import Store
+    from gateway.keys.store import KeyStore, TeamKey, digest
 
     data = workdir / "gateway-data"
     data.mkdir()
@@ -160,13 +163,15 @@ def gateway(workdir: Path, upstream_port: int, conf: str = CONF, accounts: int =
         store.upsert(
             f"bench{n}@example.com", f"rt-{n}", project="p", access_token="tok", token_expiry=time.time() + 86400
         )
+    if team_key:
+        KeyStore(store).create(TeamKey(0, "bench", digest(API_KEY), API_KEY[:8], time.time()))
     origin = f"http://127.0.0.1:{upstream_port}"
     env = {
         "GATEWAY_DATA_DIR": str(data),
         "GATEWAY_UPSTREAM_URLS": origin,
         "GATEWAY_OAUTH_TOKEN_URL": origin + "/token",
         "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
-        "GATEWAY_API_KEY": API_KEY,
+        "GATEWAY_API_KEY": "bench-admin-key" if team_key else API_KEY,
     }
     return _gunicorn("gateway", workdir, conf, env)
 
@@ -184,12 +189,12 @@ class Lineup:
     workdir: Path
 
     @classmethod
-    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF) -> Lineup:
+    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF, team_key: bool = False) -> Lineup:
         """Start everything; `running` stops it all when it closes."""
         fake = fake_upstream(workdir)
         running.callback(fake.stop)
         relays = []
-        for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf)):
+        for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf, team_key=team_key)):
             relays.append(starter(workdir, fake.port))
             running.callback(relays[-1].stop)
         lineup = cls(fake, relays, workdir)

@@ -12,6 +12,7 @@ from .errors import GatewayError
 from .trace import Trace
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
+ADMIN_ONLY = ("/metrics", "/console")  # operators' pages: GATEWAY_API_KEY opens them, no team key does
 
 
 def presented_keys() -> list[str]:
@@ -27,7 +28,6 @@ def presented_keys() -> list[str]:
     return [key for key in keys if key]
 
 
-ADMIN_ONLY = ("/metrics", "/console")  # operators' pages: GATEWAY_API_KEY opens them, no team key does
 UNAUTHENTICATED = (
     "Missing or invalid API key. Send it in the x-goog-api-key header, "
     "Authorization: Bearer, x-api-key or the key query parameter."

@@ -3,11 +3,13 @@
 from datetime import UTC, datetime
 
 import pytest
+import redis
 
 from gateway.accounts.store import Store
 from gateway.errors import GatewayError
 from gateway.keys.limiter import Limiter, seconds_to_next_day, utc_day
 from gateway.keys.manage import issue
+from gateway.keys.redis_store import RedisKeyStore
 from gateway.keys.store import KeyStore, KeyTally
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
@@ -26,16 +28,26 @@ def store(tmp_path) -> KeyStore:
     return KeyStore(Store(tmp_path / "gateway.db"))
 
 
+@pytest.fixture(params=["sqlite", "redis"])
+def counters(request, tmp_path):
+    """Both places keys and counters live: the SQLite file, or a real redis-server."""
+    if request.param == "sqlite":
+        return KeyStore(Store(tmp_path / "gateway.db"))
+    server = request.getfixturevalue("redis_server")
+    redis.Redis.from_url(server.url).flushdb()
+    return RedisKeyStore(server.url)
+
+
 def refused(limiter: Limiter, key) -> GatewayError:
     with pytest.raises(GatewayError) as caught:
         limiter.admit(key)
     return caught.value
 
 
-def test_the_window_slides_one_request_at_a_time(store):
-    key, _ = issue(store, "app", rpm=3)
+def test_the_window_slides_one_request_at_a_time(counters):
+    key, _ = issue(counters, "app", rpm=3)
     clock = Clock(START)
-    limiter = Limiter(store, clock)
+    limiter = Limiter(counters, clock)
     for offset in (0, 10, 20):
         clock.now = START + offset
         limiter.admit(key)
@@ -53,10 +65,10 @@ def test_the_window_slides_one_request_at_a_time(store):
     assert refused(limiter, key).headers["Retry-After"] == "10"  # now the one at 10 is the oldest
 
 
-def test_refused_requests_take_no_slot(store):
-    key, _ = issue(store, "app", rpm=1)
+def test_refused_requests_take_no_slot(counters):
+    key, _ = issue(counters, "app", rpm=1)
     clock = Clock(START)
-    limiter = Limiter(store, clock)
+    limiter = Limiter(counters, clock)
     limiter.admit(key)
     for offset in (1, 30, 59):
         clock.now = START + offset
@@ -75,24 +87,24 @@ def test_two_connections_share_one_window(store, tmp_path):
     assert refused(Limiter(other, clock), key).code == 429
 
 
-def test_keys_count_apart(store):
-    first, _ = issue(store, "first", rpm=1)
-    second, _ = issue(store, "second", rpm=1)
-    limiter = Limiter(store, Clock(START))
+def test_keys_count_apart(counters):
+    first, _ = issue(counters, "first", rpm=1)
+    second, _ = issue(counters, "second", rpm=1)
+    limiter = Limiter(counters, Clock(START))
     limiter.admit(first)
     limiter.admit(second)
     refused(limiter, first)
 
 
-def test_daily_tokens_end_at_utc_midnight(store):
-    key, _ = issue(store, "app", daily_tokens=100)
+def test_daily_tokens_end_at_utc_midnight(counters):
+    key, _ = issue(counters, "app", daily_tokens=100)
     late = datetime(2026, 12, 1, 23, 59, 50, tzinfo=UTC).timestamp()
     clock = Clock(late)
-    limiter = Limiter(store, clock)
+    limiter = Limiter(counters, clock)
     limiter.admit(key)
-    store.add_usage({(key.id, utc_day(late)): KeyTally(requests=1, tokens_in=60, tokens_out=39)})
+    counters.add_usage({(key.id, utc_day(late)): KeyTally(requests=1, tokens_in=60, tokens_out=39)})
     limiter.admit(key)  # 99 used: still under
-    store.add_usage({(key.id, utc_day(late)): KeyTally(requests=1, tokens_in=0, tokens_out=1)})
+    counters.add_usage({(key.id, utc_day(late)): KeyTally(requests=1, tokens_in=0, tokens_out=1)})
     error = refused(limiter, key)
     assert error.code == 429 and "100 tokens" in error.message
     assert error.headers["Retry-After"] == "10"

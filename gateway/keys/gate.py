@@ -52,11 +52,11 @@ class Keys:
 
     def identify(self, presented: list[str]) -> TeamKey | None:
         """The live team key among those presented, if any (revoked and expired ones are unknown)."""
-        digests = [digest(candidate) for candidate in presented]
+        digests, now = [digest(candidate) for candidate in presented], time.time()
         # A dict lookup by digest, not a compare of secrets: its timing tells nothing about a key. An unknown
         # digest may be a key made a moment ago: look again, at most ten times a second whatever clients send.
         for table in (self._table(), self._table(MISS_RELOAD)):
-            found = [key for d in digests if (key := table.get(d)) is not None and not key.expired(time.time())]
+            found = [key for d in digests if (key := table.get(d)) is not None and not key.expired(now)]
             if found:
                 return found[0]
         return None
