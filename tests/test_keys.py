@@ -158,6 +158,14 @@ def test_usage_is_shown_per_key_in_list_logs_and_metrics(keys, account):
     assert metric(after, "gateway_key_tokens_total", direction="out", key="reporter") >= 6
 
 
+def test_streams_are_charged_when_they_end(keys, account):
+    secret = create(keys, "streamer")["key"]
+    path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    with requests.post(keys.url + path, json=HELLO, headers={"x-goog-api-key": secret}, stream=True, timeout=30) as r:
+        assert r.status_code == 200 and b"usageMetadata" in r.content
+    until(lambda: listed(keys)["streamer"]["usage_today"] == {"requests": 1, "tokens_in": 3, "tokens_out": 2}, 5)
+
+
 def test_only_the_admin_key_opens_metrics(keys):
     secret = create(keys, "nosy")["key"]
     assert keys.get("/metrics", key=secret).status_code == 401
