@@ -10,7 +10,7 @@ from gateway.errors import GatewayError
 from gateway.keys.limiter import Limiter, seconds_to_next_day, utc_day
 from gateway.keys.manage import issue
 from gateway.keys.redis_store import RedisKeyStore
-from gateway.keys.store import KeyStore, KeyTally
+from gateway.keys.store import KeyStore, KeyTally, NameTaken
 
 START = datetime(2026, 12, 1, 12, 0, tzinfo=UTC).timestamp()
 
@@ -159,3 +159,12 @@ def test_the_secret_is_stored_only_as_a_hash(store, tmp_path):
     for file in tmp_path.glob("gateway.db*"):  # the file and its WAL
         assert secret.encode() not in file.read_bytes()
     assert store.all_keys()[0].hash == key.hash
+
+
+def test_names_are_unique_until_revoked(counters):
+    first, _ = issue(counters, "app")
+    with pytest.raises(NameTaken):
+        issue(counters, "app")
+    counters.revoke(first.id)
+    again, _ = issue(counters, "app", models=("gemini-*",))
+    assert [(k.name, k.id, k.models) for k in counters.all_keys()] == [("app", again.id, ("gemini-*",))]

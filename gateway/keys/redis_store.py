@@ -23,6 +23,14 @@ redis.call('ZADD', KEYS[1], ARGV[1], ARGV[4])
 redis.call('PEXPIRE', KEYS[1], math.ceil(ARGV[2] * 1000) + 1000)
 return false
 """
+# Claim the name and store the key in one step: a crash in between must not leave a name without a key.
+CREATE = """
+if redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2]) == 0 then
+    return 0
+end
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+return 1
+"""
 
 
 class RedisKeyStore:
@@ -31,14 +39,13 @@ class RedisKeyStore:
     def __init__(self, url: str) -> None:
         self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
         self._take_slot = self.redis.register_script(TAKE_SLOT)
+        self._create = self.redis.register_script(CREATE)
 
     def create(self, key: TeamKey) -> TeamKey:
-        key_id = int(self.redis.incr(PREFIX + "next"))
-        if not self.redis.hsetnx(PREFIX + "names", key.name, key_id):
+        key = replace(key, id=int(self.redis.incr(PREFIX + "next")))
+        record = json.dumps({k: v for k, v in asdict(key).items() if k not in ("id", "last_used")})
+        if not self._create(keys=[PREFIX + "names", PREFIX + "all"], args=[key.name, key.id, record]):
             raise NameTaken(key.name)
-        key = replace(key, id=key_id)
-        record = {k: v for k, v in asdict(key).items() if k not in ("id", "last_used")}
-        self.redis.hset(PREFIX + "all", str(key_id), json.dumps(record))
         return key
 
     def all_keys(self) -> tuple[TeamKey, ...]:
