@@ -59,6 +59,7 @@ def worker_exit(server, worker):
     services = getattr(worker.wsgi, "extensions", {}).get("gateway")
     if services is not None:
         services.usage.flush()
+        services.keys.usage.flush()
     # Frozen objects outlive the modules they need at interpreter exit (logging's handler cleanup then fails
     # noisily under gevent): hand them back to the collector for an orderly shutdown.
     gc.unfreeze()

@@ -82,13 +82,13 @@ def wait_for_quiet(patience: float) -> None:
         say(f"waiting for a quiet machine: other processes keep {busy:.0f}% of a core busy")
 
 
-def run(plan: Plan, only: list[str], conf: str) -> dict:
+def run(plan: Plan, only: list[str], conf: str, team_key: bool = False) -> dict:
     """Start the lineup, run the chosen scenarios on it, stop it; the results by scenario."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-"))
     results: dict = dict.fromkeys(SCENARIOS)
     with ExitStack() as running:
         say(f"starting the fake upstream, nginx, the bare relay and the gateway (logs in {workdir})")
-        lineup = Lineup.start(running, workdir, conf, with_redis="s1r" in only)
+        lineup = Lineup.start(running, workdir, conf, team_key, with_redis="s1r" in only)
         if "s1" in only:
             say(f"S1: wrk, {plan.s1_rounds} x {plan.s1_seconds:g} s per system and concurrency")
             results["s1"] = scenarios.s1(lineup, plan.s1_seconds, plan.s1_rounds)
@@ -150,6 +150,9 @@ def main() -> None:
     parser.add_argument("--s3-rate", type=float, help="S3 streams opened per second (default 400)")
     parser.add_argument("--gunicorn-conf", default=CONF, help="settings for the bare relay and the gateway")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S", help="wait up to S s for an idle machine")
+    parser.add_argument(
+        "--team-key", action="store_true", help="the gateway's clients use a team key, not the admin key"
+    )
     parser.add_argument("--report", type=Path, metavar="JSON", help="print the report of saved results, run nothing")
     args = parser.parse_args()
     if args.report:
@@ -163,10 +166,10 @@ def main() -> None:
     raise_fd_limit()
     wait_for_quiet(args.wait_quiet)
     started = time.monotonic()
-    results = run(plan, args.only, args.gunicorn_conf)
+    results = run(plan, args.only, args.gunicorn_conf, args.team_key)
     saved = {
         "environment": environment(),
-        "plan": {**asdict(plan), "quick": args.quick, "gunicorn_conf": args.gunicorn_conf},
+        "plan": {**asdict(plan), "quick": args.quick, "gunicorn_conf": args.gunicorn_conf, "team_key": args.team_key},
         "duration_s": time.monotonic() - started,
         **results,
     }

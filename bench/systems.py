@@ -153,10 +153,19 @@ def bare_relay(workdir: Path, upstream_port: int, conf: str = CONF) -> System:
 
 
 def gateway(
-    workdir: Path, upstream_port: int, conf: str = CONF, accounts: int = 4, state_url: str = "", name: str = "gateway"
+    workdir: Path,
+    upstream_port: int,
+    conf: str = CONF,
+    accounts: int = 4,
+    team_key: bool = False,
+    state_url: str = "",
+    name: str = "gateway",
 ) -> System:
-    """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run."""
+    """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run.
+
+    `team_key`: the clients' key is a team key (no limits) and the admin key another one, to measure that path."""
     from gateway.accounts.store import Store
+    from gateway.keys.store import KeyStore, TeamKey, digest
 
     data = workdir / f"{name}-data"
     data.mkdir()
@@ -165,13 +174,15 @@ def gateway(
         store.upsert(
             f"bench{n}@example.com", f"rt-{n}", project="p", access_token="tok", token_expiry=time.time() + 86400
         )
+    if team_key:
+        KeyStore(store).create(TeamKey(0, "bench", digest(API_KEY), API_KEY[:8], time.time()))
     origin = f"http://127.0.0.1:{upstream_port}"
     env = {
         "GATEWAY_DATA_DIR": str(data),
         "GATEWAY_UPSTREAM_URLS": origin,
         "GATEWAY_OAUTH_TOKEN_URL": origin + "/token",
         "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
-        "GATEWAY_API_KEY": API_KEY,
+        "GATEWAY_API_KEY": "bench-admin-key" if team_key else API_KEY,
         "GATEWAY_STATE_URL": state_url,
     }
     return _gunicorn(name, workdir, conf, env)
@@ -206,12 +217,14 @@ class Lineup:
     extras: list[System]  # redis-server and the gateway on it, when S1 with Redis runs
 
     @classmethod
-    def start(cls, running: ExitStack, workdir: Path, conf: str = CONF, with_redis: bool = False) -> Lineup:
+    def start(
+        cls, running: ExitStack, workdir: Path, conf: str = CONF, team_key: bool = False, with_redis: bool = False
+    ) -> Lineup:
         """Start everything; `running` stops it all when it closes."""
         fake = fake_upstream(workdir)
         running.callback(fake.stop)
         relays, extras = [], []
-        for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf)):
+        for starter in (nginx, partial(bare_relay, conf=conf), partial(gateway, conf=conf, team_key=team_key)):
             relays.append(starter(workdir, fake.port))
             running.callback(relays[-1].stop)
         if with_redis:

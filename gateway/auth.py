@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hmac
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 
 from . import cors
 from .errors import GatewayError
+from .trace import Trace
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
+ADMIN_ONLY = ("/metrics", "/console")  # operators' pages: GATEWAY_API_KEY opens them, no team key does
 
 
 def presented_keys() -> list[str]:
@@ -25,11 +28,31 @@ def presented_keys() -> list[str]:
     return [key for key in keys if key]
 
 
+UNAUTHENTICATED = (
+    "Missing or invalid API key. Send it in the x-goog-api-key header, "
+    "Authorization: Bearer, x-api-key or the key query parameter."
+)
+
+
+def matches_admin_key(candidate: str) -> bool:
+    """Whether this is GATEWAY_API_KEY, compared in constant time; an empty configured key matches nothing."""
+    expected = current_app.extensions["gateway"].settings.api_key.encode()
+    return bool(expected) and hmac.compare_digest(candidate.encode(), expected)
+
+
+def is_admin() -> bool:
+    """Whether this request came with GATEWAY_API_KEY (set by the hook; False with auth off)."""
+    return g.get("key_name") == "admin"
+
+
 def check_key() -> None:
-    settings = current_app.extensions["gateway"].settings
+    gateway = current_app.extensions["gateway"]
+    settings = gateway.settings
     mode = settings.auth_mode
     if request.method == "OPTIONS":
         return
+    if mode == "off" and settings.auth_auto and gateway.keys.exist():
+        mode = "all_except_health"  # auto means off only while there is no key at all, team keys included
     if mode == "off":
         # Browsers add Origin to cross-site calls; no client SDK or curl does. Without a key, any web page
         # the user visits could otherwise spend the pool's quota through the user's own browser.
@@ -45,22 +68,40 @@ def check_key() -> None:
         return
     if request.path == "/metrics" and settings.metrics_public:
         return
-    expected = settings.api_key.encode()
-    # Compare against every presented key in constant time; an empty configured key matches nothing.
-    if expected and any(hmac.compare_digest(key.encode(), expected) for key in presented_keys()):
+    presented = presented_keys()
+    if any(matches_admin_key(key) for key in presented):
+        _identified("admin")
         return
-    raise GatewayError(
-        401,
-        "Missing or invalid API key. Send it in the x-goog-api-key header, "
-        "Authorization: Bearer, x-api-key or the key query parameter.",
-        details=[
-            {
-                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-                "reason": "API_KEY_INVALID",
-                "domain": "googleapis.com",
-            }
-        ],
-    )
+    team = None if _admin_only(request.path) else gateway.keys.identify(presented)
+    if team is None:
+        raise GatewayError(
+            401,
+            UNAUTHENTICATED,
+            details=[
+                {
+                    "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                    "reason": "API_KEY_INVALID",
+                    "domain": "googleapis.com",
+                }
+            ],
+        )
+    g.team_key = team
+    trace = _identified(team.name)
+    gateway.keys.admit(team)  # may raise the key's 429; the refused request is still logged under its name
+    if trace is not None:
+        trace.charge = functools.partial(gateway.keys.charge, team)
+
+
+def _identified(name: str) -> Trace | None:
+    g.key_name = name
+    trace = g.get("trace")
+    if trace is not None:
+        trace.key = name
+    return trace
+
+
+def _admin_only(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_ONLY)
 
 
 def init_app(app: Flask) -> None:

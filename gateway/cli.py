@@ -20,6 +20,7 @@ from .accounts.pool import AccountUnavailable
 from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
+from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed, UpstreamError
 
@@ -216,6 +217,7 @@ def quota_command() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(accounts)
+    app.cli.add_command(keys)
 
 
 def main() -> None:

@@ -67,6 +67,8 @@ class Settings:
     model_fallbacks: Fallbacks = NO_FALLBACKS
     # Upstream TLS: a PEM file of the CAs trusted for Google and the proxy; "": the system's.
     ca_bundle: str = ""
+    # Team keys: GATEWAY_AUTH_MODE was auto, so auth also turns on once any team key exists.
+    auth_auto: bool = False
 
     @property
     def database(self) -> Path:
@@ -121,6 +123,8 @@ class Settings:
             model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
             # Upstream TLS
             ca_bundle=_ca_bundle("CA_BUNDLE", get("CA_BUNDLE")),
+            # Team keys
+            auth_auto=get("AUTH_MODE", "auto").lower() == "auto",
         )
 
 

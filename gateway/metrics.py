@@ -8,13 +8,18 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram, multiprocess
 
-REQUESTS = Counter("gateway_requests_total", "Requests answered, by model and HTTP status.", ["model", "status"])
+REQUESTS = Counter(
+    "gateway_requests_total", "Requests answered, by model, HTTP status and client key.", ["model", "status", "key"]
+)
 ATTEMPTS = Counter("gateway_upstream_attempts_total", "Calls to Google, by outcome.", ["outcome"])
 FAILOVERS = Counter("gateway_failovers_total", "Requests moved to another account after a failure.")
 FALLBACKS = Counter(
     "gateway_fallbacks_total", "Requests served by a fallback model (GATEWAY_MODEL_FALLBACKS).", ["from", "to"]
 )
 TOKENS = Counter("gateway_tokens_total", "Tokens reported by Google's usageMetadata.", ["direction"])
+KEY_TOKENS = Counter(
+    "gateway_key_tokens_total", "Tokens served, by client key (team key name or admin).", ["key", "direction"]
+)
 OPEN_STREAMS = Gauge("gateway_open_streams", "Streams being relayed now.", multiprocess_mode="livesum")
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 TTFB = Histogram("gateway_time_to_first_byte_seconds", "From request to the first byte of the answer.", buckets=BUCKETS)

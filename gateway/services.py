@@ -13,6 +13,8 @@ from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .catalog import Catalog
 from .config import Settings
+from .keys.gate import Keys
+from .keys.store import KeyStore
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
@@ -34,6 +36,7 @@ class Services:
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
+        self.keys = Keys(_key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.relay = Relay(
@@ -55,6 +58,15 @@ class Services:
         account list each time, which rebuilt the catalog on every request."""
         self._catalog.refresh(self.records.accounts())
         return self._catalog
+
+
+def _key_backend(settings: Settings, records: Store):
+    """Team keys live where the shared state does: Redis when several hosts share it, else SQLite."""
+    if settings.redis_url:
+        from .keys.redis_store import RedisKeyStore
+
+        return RedisKeyStore(settings.redis_url)
+    return KeyStore(records)
 
 
 def services() -> Services:

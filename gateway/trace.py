@@ -9,6 +9,7 @@ import functools
 import hashlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 from flask import Flask, Response, g, request
@@ -37,8 +38,10 @@ class Trace:
     tokens_in: int = 0
     tokens_out: int = 0
     fallback_from: str = ""  # the model asked for, when a fallback (GATEWAY_MODEL_FALLBACKS) served instead
+    key: str = ""  # who asked: a team key's name, "admin" for GATEWAY_API_KEY, "" with auth off
     started: float = field(default_factory=time.monotonic, repr=False)
     deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
+    charge: Callable[[int, int], None] | None = field(default=None, repr=False)  # bills a team key's tokens
 
     def attempted(self, account: str, status: int) -> None:
         """One upstream attempt: which account (already anonymised), what Google answered."""
@@ -62,10 +65,15 @@ class Trace:
         self.first_byte()
         self.status = status
         self.duration_ms = round((time.monotonic() - self.started) * 1000, 1)
-        metrics.REQUESTS.labels(self.model or "-", str(status)).inc()
+        metrics.REQUESTS.labels(self.model or "-", str(status), self.key).inc()
         metrics.DURATION.observe(self.duration_ms / 1000)
         metrics.TOKENS.labels("in").inc(self.tokens_in)
         metrics.TOKENS.labels("out").inc(self.tokens_out)
+        if self.key:
+            metrics.KEY_TOKENS.labels(self.key, "in").inc(self.tokens_in)
+            metrics.KEY_TOKENS.labels(self.key, "out").inc(self.tokens_out)
+        if self.charge is not None:
+            self.charge(self.tokens_in, self.tokens_out)
         # A shallow read of the fields: dataclasses.asdict deep-copies, a tenth of a millisecond per request.
         fields = {name: getattr(self, name) for name in LOGGED}
         log.info("%s %s %s", self.method, self.path, status, extra={"fields": fields})

@@ -104,7 +104,7 @@ def test_metrics_add_up_across_workers(gateway, account):
             == 200
         )
     after = scrape()
-    labels = {"model": "gemini-2.5-flash", "status": "200"}
+    labels = {"key": "admin", "model": "gemini-2.5-flash", "status": "200"}
     assert metric(after, "gateway_requests_total", **labels) - metric(before, "gateway_requests_total", **labels) == 20
     assert (
         metric(after, "gateway_upstream_attempts_total", outcome="ok")

@@ -127,18 +127,22 @@ class Store:
     def conn(self) -> sqlite3.Connection:
         # One connection per process, opened after gunicorn forks (a connection must not cross a fork).
         if self._conn is None or self._pid != os.getpid():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fresh = not self.path.exists()
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            if fresh:
-                os.chmod(self.path, 0o600)  # refresh tokens live here
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.executescript(SCHEMA)
-            self._conn, self._pid, self._snapshot = conn, os.getpid(), None
+            self._conn, self._pid, self._snapshot = self.connect(), os.getpid(), None
         return self._conn
+
+    def connect(self) -> sqlite3.Connection:
+        """A new connection to the file (created private, WAL on, schema in place), for this or another store."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fresh = not self.path.exists()
+        conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
+        if fresh:
+            os.chmod(self.path, 0o600)  # refresh tokens live here
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.executescript(SCHEMA)
+        return conn
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

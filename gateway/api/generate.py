@@ -8,6 +8,7 @@ import gevent
 from flask import Blueprint, Response, g, request
 
 from ..accounts.pool import fingerprint
+from ..keys.gate import check_model
 from ..routing import fallbacks_for
 from ..schemas import parse_json, validate_body
 from ..services import services
@@ -25,6 +26,7 @@ def model_method(target: str) -> Response:
     check_method(method)
     gateway = services()
     upstream_model = resolve(gateway.catalog, model, method)  # aliases applied, once, before translation
+    check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     raw = request.get_data(cache=False)

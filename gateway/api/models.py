@@ -7,6 +7,7 @@ import base64
 from flask import Blueprint, Response, request
 
 from ..errors import GatewayError, json_response
+from ..keys.gate import check_model, visible
 from ..services import services
 from .target import check_method, check_model_id, split_target
 
@@ -17,7 +18,7 @@ MAX_PAGE = 1000
 
 @bp.get("/models")
 def list_models() -> Response:
-    models = services().catalog.models()
+    models = visible(services().catalog.models())
     size = _page_size(request.args.get("pageSize"))
     start = _offset(request.args.get("pageToken"), len(models))
     page = {"models": models[start : start + size]}
@@ -34,6 +35,7 @@ def get_model(target: str) -> Response:
     entry = services().catalog.get(check_model_id(model)) if not method else None
     if entry is None:
         raise GatewayError(404, f"models/{model} is not found for API version v1beta.")
+    check_model(model)
     return json_response(entry)
 
 
