@@ -10,6 +10,7 @@ from flask import Flask
 if TYPE_CHECKING:
     from .config import Settings
 
+__version__ = "0.2.0"  # the one place the version lives: setup.cfg and `gateway --version` read it
 MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 
 

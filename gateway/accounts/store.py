@@ -140,6 +140,13 @@ class Store:
             self._conn, self._pid, self._snapshot = conn, os.getpid(), None
         return self._conn
 
+    def close(self) -> None:
+        """Close this process's connection (the next use opens a new one)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn, self._snapshot = None, None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         # The lock keeps threads sharing this connection (the CLI's parallel quota fetch) out of each
