@@ -16,7 +16,7 @@ MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
-    from . import auth, cli, cors, errors, request_id, trace
+    from . import auth, cors, errors, request_id, trace
     from .api import generate, health, metrics, models
     from .config import Settings
     from .services import Services
@@ -30,7 +30,6 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     trace.init_app(app, settings.log_format)  # before auth: refused requests are logged too
     cors.init_app(app)  # before auth: preflights carry no key
     auth.init_app(app)
-    cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     # Google serves both versions; google-genai 3.x defaults to v1, older SDKs to v1beta.

@@ -1,8 +1,10 @@
-"""The `gateway` command: Flask's CLI plus `gateway accounts ...` to manage the pool."""
+"""The `gateway` command: `gateway [--env-file FILE] accounts ...`, every failure told in one line."""
 
 from __future__ import annotations
 
 import json
+import os
+import sqlite3
 import sys
 import time
 import webbrowser
@@ -11,8 +13,9 @@ from pathlib import Path
 
 import click
 from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import ScriptInfo, with_appcontext
 
+from . import __version__
 from .accounts import login as signin
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
 from .accounts.oauth import InvalidGrant, OAuthError
@@ -20,8 +23,72 @@ from .accounts.pool import AccountUnavailable
 from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
+from .config import Settings, SettingsError
+from .envfile import EnvFileError, read_env_file
 from .services import services
+from .startup import make_data_dir
 from .upstream.errors import UpstreamError
+
+NO_ACCOUNTS = "add some with `gateway accounts import FILE` or `gateway accounts login`"
+
+
+class GatewayApp:
+    """Builds the app the commands run in, on first use (so `--help` works whatever the settings)."""
+
+    def __init__(self, env_file: Path | None) -> None:
+        self.env_file = env_file
+        self.settings: Settings | None = None
+
+    def __call__(self) -> Flask:
+        from . import create_app
+
+        try:
+            # The file's values win over the inherited environment's, as systemd's EnvironmentFile= does.
+            env = {**os.environ, **read_env_file(self.env_file)} if self.env_file else None
+            self.settings = Settings.from_env(env)
+            make_data_dir(self.settings)
+        except (EnvFileError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+        return create_app(self.settings)
+
+
+class GatewayGroup(click.Group):
+    """The top-level group: what fails below it (the database, the disk) becomes one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            settings = ctx.obj.data["app"].settings
+            raise click.ClickException(f"cannot use the database {settings.database}: {exc}") from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+
+
+@click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="gateway", message="%(prog)s %(version)s")
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read settings from this systemd environment file too (the service's, e.g. "
+    "/etc/gemini-gateway/gateway.env); its values win over the environment's.",
+)
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None) -> None:
+    """Manage the Gemini gateway's Google accounts.
+
+    Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
+    itself runs under gunicorn: `gunicorn -c gunicorn.conf.py`.
+    """
+    app = GatewayApp(env_file)
+    ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
+    ctx.obj.data["app"] = app  # the settings, for the error lines
+
 
 accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.")
 
@@ -82,8 +149,15 @@ def add_command(refresh_token: str, email: str) -> None:
 
 @accounts.command("login")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=signin.WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for the browser's sign-in before giving up.",
+)
 @with_appcontext
-def login_command(no_browser: bool) -> None:
+def login_command(no_browser: bool, timeout: float) -> None:
     """Sign in with Google in a browser and add that account."""
     gateway = services()
     try:
@@ -95,9 +169,16 @@ def login_command(no_browser: bool) -> None:
         else:
             callback = signin.CallbackServer()
             auth = signin.authorization(gateway.settings, callback.redirect_uri)
-            click.echo(f"Sign in with Google in your browser. If it does not open, visit:\n\n  {auth.url}\n")
-            webbrowser.open(auth.url)
-            code = callback.wait_for_code(auth.state)
+            if not webbrowser.open(auth.url):
+                callback.close()
+                raise click.ClickException(
+                    "no browser can be opened on this machine; on a headless server run "
+                    "`gateway accounts login --no-browser`: it prints a URL to open in any browser and reads "
+                    "the page it lands on back"
+                )
+            click.echo(f"Sign in with Google in the browser. If none opened, visit:\n\n  {auth.url}\n")
+            click.echo(f"Waiting up to {timeout:g} s for the sign-in to come back to this machine...")
+            code = callback.wait_for_code(auth.state, timeout)
         refresh_token = gateway.oauth.exchange_code(code, auth.redirect_uri, auth.verifier)
     except (signin.LoginError, OAuthError) as exc:
         raise click.ClickException(f"sign-in failed: {exc}") from None
@@ -129,7 +210,7 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("no accounts; add some with `gateway accounts import FILE` or `gateway accounts login`")
+        click.echo(f"no accounts; {NO_ACCOUNTS}")
     for row in rows:
         click.echo(summary_line(row))
         for line in quota_lines(row):
@@ -161,11 +242,13 @@ def _set_enabled(ref: str, enabled: bool) -> None:
 
 @accounts.command("remove")
 @click.argument("account")
-@click.confirmation_option(prompt="Forget this account and its refresh token?")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
-def remove_command(account: str) -> None:
+def remove_command(account: str, yes: bool) -> None:
     """Forget an account and its refresh token (by email or id)."""
-    found = _find(account)
+    found = _find(account)  # before asking: no confirming the removal of an account that is not there
+    if not yes:
+        click.confirm(f"Forget {found.email} and its refresh token?", abort=True)
     services().store.remove(found.id)
     click.echo(f"removed {found.email}")
 
@@ -176,7 +259,7 @@ def remove_command(account: str) -> None:
 def refresh_command(account: str | None) -> None:
     """Get a new access token now, for one account or all enabled ones."""
     gateway = services()
-    targets = [_find(account)] if account else [a for a in gateway.store.accounts() if a.enabled]
+    targets = [_find(account)] if account else _enabled(gateway.store.accounts(), "to refresh")
     failed = 0
     for target in targets:
         try:
@@ -190,12 +273,22 @@ def refresh_command(account: str | None) -> None:
         sys.exit(1)
 
 
+def _enabled(accounts: tuple[Account, ...], purpose: str) -> list[Account]:
+    """The enabled accounts; having none deserves a sentence, not silence."""
+    if not accounts:
+        raise click.ClickException(f"no accounts {purpose}; {NO_ACCOUNTS}")
+    enabled = [a for a in accounts if a.enabled]
+    if not enabled:
+        raise click.ClickException(f"no enabled account {purpose} (`gateway accounts enable EMAIL` puts one back)")
+    return enabled
+
+
 @accounts.command("quota")
 @with_appcontext
 def quota_command() -> None:
     """Fetch every enabled account's models and remaining quota (in parallel) and store them."""
     gateway = services()
-    targets = [a for a in gateway.store.accounts() if a.enabled]
+    targets = _enabled(gateway.store.accounts(), "to fetch quota for")
 
     def fetch(account: Account) -> str:
         try:
@@ -214,11 +307,23 @@ def quota_command() -> None:
             click.echo(line)
 
 
-def init_app(app: Flask) -> None:
-    app.cli.add_command(accounts)
+cli.add_command(accounts)
 
 
-def main() -> None:
-    from . import create_app
+def main(args: list[str] | None = None) -> None:
+    """The console command: a failure is one line on stderr (`Error: ...`) and a non-zero exit."""
+    try:
+        code = cli.main(args, prog_name="gateway", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.Abort:
+        _fail("aborted", 1)
+    sys.exit(code if isinstance(code, int) else 0)
 
-    FlaskGroup(create_app=create_app, add_version_option=False, help="The Gemini gateway.")(prog_name="gateway")
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)

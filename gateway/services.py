@@ -6,6 +6,7 @@ import functools
 
 from flask import current_app
 
+from .accounts.failsoft import FailSoft
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.store import Store
@@ -24,7 +25,9 @@ class Services:
         session = new_session()  # one connection pool per worker, for Google's API and its token endpoint
         self.client = UpstreamClient(settings, session)
         self.oauth = OAuth(settings, session)
-        self.records = Store(settings.database)  # account records: this host's SQLite file in every mode
+        # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
+        # full, read-only) degrades /healthz and never fails a request.
+        self.records = FailSoft(Store(settings.database))
         self.store = self.records
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode

@@ -49,18 +49,26 @@ def database_variable(settings: Settings) -> str:
     return "GATEWAY_STATE_URL" if settings.state_url.startswith("sqlite:///") else "GATEWAY_DATA_DIR"
 
 
-def check_data_dir(settings: Settings) -> None:
-    """Create the database's directory and prove it takes a write (read-only, full disk, not a directory)."""
+def make_data_dir(settings: Settings) -> None:
+    """Create the database's directory (it will hold refresh tokens: owner only)."""
     directory = settings.database.parent
     try:
-        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # it will hold refresh tokens
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"{database_variable(settings)}: cannot create {directory}: {exc.strerror}") from None
+
+
+def check_data_dir(settings: Settings) -> None:
+    """Create the database's directory and prove it takes a write (read-only, full disk, not a directory)."""
+    make_data_dir(settings)
+    directory = settings.database.parent
+    try:
         with tempfile.TemporaryFile(dir=directory) as probe:
             probe.write(b"\0" * PROBE_BYTES)
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        reason = exc.strerror or str(exc)
-        raise SettingsError(f"{database_variable(settings)}: cannot write to {directory}: {reason}") from None
+        raise SettingsError(f"{database_variable(settings)}: cannot write to {directory}: {exc.strerror}") from None
 
 
 def count_accounts(settings: Settings) -> int:
