@@ -158,7 +158,8 @@ class Store:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back by itself after some errors (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             finally:
                 self._snapshot = None  # our own commits do not move data_version

@@ -26,7 +26,8 @@ def healthz() -> Response:
     now = time.time()
     states = Counter(snapshot.state(account, now) for account in snapshot.accounts) if snapshot else Counter()
     reasons = [
-        gateway.records.problem or storage_problem(gateway.settings.database),
+        gateway.records.problem,  # what this worker's last database access met
+        storage_problem(gateway.settings.database),  # what any worker's next write would meet
         _pool_problem(snapshot, states) if snapshot else "",
     ]
     reason = "; ".join(r for r in reasons if r)
