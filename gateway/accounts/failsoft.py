@@ -89,7 +89,13 @@ class FailSoft:
         return self._write(self.store.try_lock_refresh, account_id, seconds, unwritten=True)
 
     def add_usage(self, tallies: dict[tuple[int, str], Tally]) -> None:
-        self._write(self.store.add_usage, tallies)
+        """Usage is bookkeeping, flushed outside requests: lost (and logged, once a minute) when refused."""
+        try:
+            self.store.add_usage(tallies)
+        except sqlite3.Error as exc:
+            self._failed(exc)
+        else:
+            self.problem = ""
 
     def _write(self, write, *args, unwritten: object = False, **kwargs) -> object:
         """The write's result (True when it returns nothing); `unwritten` when the database refused it."""
