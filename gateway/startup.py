@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import NoReturn
 
 from . import __version__
@@ -17,10 +18,14 @@ from .config import Settings, SettingsError, is_loopback, key_configured
 PROBE_BYTES = 4096  # one page: enough for a full disk to refuse it
 
 
-def preflight(env: Mapping[str, str] | None = None) -> tuple[Settings, int]:
-    """The settings and the number of stored accounts, or exit 1 with one line saying what is wrong."""
+@functools.cache
+def preflight() -> tuple[Settings, int]:
+    """The settings and the number of stored accounts, or exit 1 with one line saying what is wrong.
+
+    Once per process: a reload (HUP) reads gunicorn.conf.py again, and must not stop a running gateway over
+    a disk that filled up since (the environment itself cannot have changed)."""
     try:
-        settings = Settings.from_env(env)
+        settings = Settings.from_env()
         check_exposure(settings)
         check_data_dir(settings)
         return settings, count_accounts(settings)
