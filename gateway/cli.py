@@ -68,7 +68,7 @@ class GatewayGroup(click.Group):
             raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
-@click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=False)
 @click.version_option(__version__, "--version", prog_name="gateway", message="%(prog)s %(version)s")
 @click.option(
     "-e",
@@ -90,7 +90,7 @@ def cli(ctx: click.Context, env_file: Path | None) -> None:
     ctx.obj.data["app"] = app  # the settings, for the error lines
 
 
-accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.")
+accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.", no_args_is_help=False)
 
 
 def _find(ref: str) -> Account:

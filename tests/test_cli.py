@@ -69,6 +69,7 @@ def test_a_bad_setting_is_one_line(tmp_path, env, named):
 
 
 def test_bad_arguments_are_one_line():
+    assert "Missing command" in one_line_error(run())
     assert "bogus" in one_line_error(run("accounts", "bogus"))
     assert "--nope" in one_line_error(run("accounts", "list", "--nope"))
 
