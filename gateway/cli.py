@@ -1,10 +1,8 @@
-"""The `gateway` command: `gateway [--env-file FILE] accounts ...`, every failure told in one line."""
+"""`gateway accounts ...`: manage the pool's Google accounts (the command's frame is in commandline.py)."""
 
 from __future__ import annotations
 
 import json
-import os
-import sqlite3
 import sys
 import time
 import webbrowser
@@ -12,10 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import ScriptInfo, with_appcontext
+from flask.cli import with_appcontext
 
-from . import __version__
 from .accounts import login as signin
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
 from .accounts.oauth import InvalidGrant, OAuthError
@@ -23,71 +19,11 @@ from .accounts.pool import AccountUnavailable
 from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
-from .config import Settings, SettingsError
-from .envfile import EnvFileError, read_env_file
+from .commandline import cli, run
 from .services import services
-from .startup import make_data_dir
 from .upstream.errors import UpstreamError
 
 NO_ACCOUNTS = "add some with `gateway accounts import FILE` or `gateway accounts login`"
-
-
-class GatewayApp:
-    """Builds the app the commands run in, on first use (so `--help` works whatever the settings)."""
-
-    def __init__(self, env_file: Path | None) -> None:
-        self.env_file = env_file
-        self.settings: Settings | None = None
-
-    def __call__(self) -> Flask:
-        from . import create_app
-
-        try:
-            # The file's values win over the inherited environment's, as systemd's EnvironmentFile= does.
-            env = {**os.environ, **read_env_file(self.env_file)} if self.env_file else None
-            self.settings = Settings.from_env(env)
-            make_data_dir(self.settings)
-        except (EnvFileError, SettingsError) as exc:
-            raise click.ClickException(str(exc)) from None
-        return create_app(self.settings)
-
-
-class GatewayGroup(click.Group):
-    """The top-level group: what fails below it (the database, the disk) becomes one line, not a traceback."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except sqlite3.Error as exc:
-            settings = ctx.obj.data["app"].settings
-            raise click.ClickException(f"cannot use the database {settings.database}: {exc}") from None
-        except BrokenPipeError:
-            raise
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
-
-
-@click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=False)
-@click.version_option(__version__, "--version", prog_name="gateway", message="%(prog)s %(version)s")
-@click.option(
-    "-e",
-    "--env-file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    metavar="FILE",
-    help="Read settings from this systemd environment file too (the service's, e.g. "
-    "/etc/gemini-gateway/gateway.env); its values win over the environment's.",
-)
-@click.pass_context
-def cli(ctx: click.Context, env_file: Path | None) -> None:
-    """Manage the Gemini gateway's Google accounts.
-
-    Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
-    itself runs under gunicorn: `gunicorn -c gunicorn.conf.py`.
-    """
-    app = GatewayApp(env_file)
-    ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
-    ctx.obj.data["app"] = app  # the settings, for the error lines
 
 
 accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.", no_args_is_help=False)
@@ -311,19 +247,5 @@ cli.add_command(accounts)
 
 
 def main(args: list[str] | None = None) -> None:
-    """The console command: a failure is one line on stderr (`Error: ...`) and a non-zero exit."""
-    try:
-        code = cli.main(args, prog_name="gateway", standalone_mode=False)
-    except click.UsageError as exc:
-        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
-        _fail(exc.format_message() + hint, exc.exit_code)
-    except click.ClickException as exc:
-        _fail(exc.format_message(), exc.exit_code)
-    except click.Abort:
-        _fail("aborted", 1)
-    sys.exit(code if isinstance(code, int) else 0)
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
+    """The console command `gateway`."""
+    run(cli, args)
