@@ -96,4 +96,8 @@ def test_writes_refused_during_a_request_are_kept_in_memory_and_raise_elsewhere(
         assert "full" in store.problem and str(mount / "gateway.db") in store.problem
         assert store.get(account_id).access_token == "fresh"
         assert store.snapshot().accounts[0].access_token == "fresh"
+        (mount / "filler").unlink()  # room again: the next write lands, and the gateway is healthy again
+        store.update(account_id, access_token="stored")
+        assert store.problem == "" and store.get(account_id).access_token == "stored"
+        assert Store(mount / "gateway.db").get(account_id).access_token == "stored"
         store.store.close()

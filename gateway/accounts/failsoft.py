@@ -69,9 +69,12 @@ class FailSoft:
 
     def update(self, account_id: int, **fields: object) -> None:
         if self._write(self.store.update, account_id, **fields):
-            pending = self._newer.get(account_id, {})
-            for name in fields:
-                pending.pop(name, None)
+            if pending := self._newer.get(account_id):  # the database holds these fields again
+                for name in fields:
+                    pending.pop(name, None)
+                if not pending:
+                    del self._newer[account_id]
+                self._changes += 1
             return
         kept = {name: value for name, value in fields.items() if name in ACCOUNT_FIELDS}
         if kept:
