@@ -70,7 +70,7 @@ def cli(ctx: click.Context, env_file: Path | None) -> None:
     """Manage the Gemini gateway from the command line.
 
     Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
-    itself runs under gunicorn: `gunicorn -c gunicorn.conf.py`.
+    itself is started with `gunicorn -c gunicorn.conf.py`.
     """
     app = GatewayApp(env_file)
     ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
