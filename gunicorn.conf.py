@@ -5,10 +5,15 @@ import os
 import shutil
 import tempfile
 
+from gateway import startup
+
 # ---- What to serve ----
+# Every GATEWAY_* setting, the data directory and the database are checked here, before gunicorn binds or
+# forks: a bad one stops the start with one line on stderr naming it, exit code 1.
+GATEWAY, ACCOUNTS = startup.preflight()
 wsgi_app = "gateway:create_app()"
-bind = os.environ.get("GATEWAY_BIND", "127.0.0.1:8045")
-workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
+bind = GATEWAY.bind
+workers = GATEWAY.workers
 
 # ---- Concurrency ----
 worker_class = "gevent"  # a greenlet per open stream; a sync worker would pin a process per client
@@ -40,6 +45,11 @@ errorlog = "-"
 # prometheus-client's multi-process mode: each worker writes its samples to this directory and /metrics
 # adds them up. A fresh directory per master start, set before any worker imports prometheus_client.
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
+
+def when_ready(server):
+    """Bound and about to fork the workers: say once how the gateway came up."""
+    startup.log_ready(server.log.error_log, GATEWAY, server.LISTENERS, ACCOUNTS)
 
 
 def on_exit(server):

@@ -10,13 +10,14 @@ from flask import Flask
 if TYPE_CHECKING:
     from .config import Settings
 
+__version__ = "0.2.0"  # the one place the version lives: setup.cfg and `gateway --version` read it
 MAX_BODY = 20 * 1024 * 1024  # Gemini's own request size limit
 VERSION_PREFIXES = ("/v1beta", "/v1", "/v1alpha", "")
 
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
-    from . import auth, cli, cors, errors, request_id, trace
+    from . import auth, cors, errors, request_id, trace
     from .api import generate, health, metrics, models, unsupported
     from .config import Settings
     from .services import Services
@@ -30,7 +31,6 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     trace.init_app(app, settings.log_format)  # before auth: refused requests are logged too
     cors.init_app(app)  # before auth: preflights carry no key
     auth.init_app(app)
-    cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     # Google serves several versions; google-genai 3.x defaults to v1, older SDKs to v1beta. Without a prefix

@@ -1,4 +1,4 @@
-"""The `gateway` command: Flask's CLI plus `gateway accounts ...` to manage the pool."""
+"""`gateway accounts ...`: manage the pool's Google accounts (the command's frame is in commandline.py)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
-from flask import Flask
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
 from .accounts import login as signin
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
@@ -20,11 +19,15 @@ from .accounts.pool import AccountUnavailable
 from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
+from .commandline import cli, run
 from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed, UpstreamError
 
-accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.")
+NO_ACCOUNTS = "add some with `gateway accounts import FILE` or `gateway accounts login`"
+
+
+accounts = click.Group("accounts", help="Manage the Google accounts the gateway serves from.", no_args_is_help=False)
 
 
 def _find(ref: str) -> Account:
@@ -83,8 +86,15 @@ def add_command(refresh_token: str, email: str) -> None:
 
 @accounts.command("login")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=signin.WAIT_SECONDS,
+    show_default=True,
+    help="Seconds to wait for the browser's sign-in before giving up.",
+)
 @with_appcontext
-def login_command(no_browser: bool) -> None:
+def login_command(no_browser: bool, timeout: float) -> None:
     """Sign in with Google in a browser and add that account."""
     gateway = services()
     try:
@@ -96,9 +106,16 @@ def login_command(no_browser: bool) -> None:
         else:
             callback = signin.CallbackServer()
             auth = signin.authorization(gateway.settings, callback.redirect_uri)
-            click.echo(f"Sign in with Google in your browser. If it does not open, visit:\n\n  {auth.url}\n")
-            webbrowser.open(auth.url)
-            code = callback.wait_for_code(auth.state)
+            if not webbrowser.open(auth.url):
+                callback.close()
+                raise click.ClickException(
+                    "no browser can be opened on this machine; on a headless server run "
+                    "`gateway accounts login --no-browser`: it prints a URL to open in any browser and reads "
+                    "the page it lands on back"
+                )
+            click.echo(f"Sign in with Google in the browser. If none opened, visit:\n\n  {auth.url}\n")
+            click.echo(f"Waiting up to {timeout:g} s for the sign-in to come back to this machine...")
+            code = callback.wait_for_code(auth.state, timeout)
         refresh_token = gateway.oauth.exchange_code(code, auth.redirect_uri, auth.verifier)
     except (signin.LoginError, OAuthError) as exc:
         raise click.ClickException(f"sign-in failed: {exc}") from None
@@ -130,7 +147,7 @@ def list_command(as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     if not rows:
-        click.echo("no accounts; add some with `gateway accounts import FILE` or `gateway accounts login`")
+        click.echo(f"no accounts; {NO_ACCOUNTS}")
     for row in rows:
         click.echo(summary_line(row))
         for line in quota_lines(row):
@@ -162,11 +179,13 @@ def _set_enabled(ref: str, enabled: bool) -> None:
 
 @accounts.command("remove")
 @click.argument("account")
-@click.confirmation_option(prompt="Forget this account and its refresh token?")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
-def remove_command(account: str) -> None:
+def remove_command(account: str, yes: bool) -> None:
     """Forget an account and its refresh token (by email or id)."""
-    found = _find(account)
+    found = _find(account)  # before asking: no confirming the removal of an account that is not there
+    if not yes:
+        click.confirm(f"Forget {found.email} and its refresh token?", abort=True)
     services().store.remove(found.id)
     click.echo(f"removed {found.email}")
 
@@ -177,7 +196,7 @@ def remove_command(account: str) -> None:
 def refresh_command(account: str | None) -> None:
     """Get a new access token now, for one account or all enabled ones."""
     gateway = services()
-    targets = [_find(account)] if account else [a for a in gateway.store.accounts() if a.enabled]
+    targets = [_find(account)] if account else _enabled(gateway.store.accounts(), "to refresh")
     failed = 0
     for target in targets:
         try:
@@ -191,12 +210,22 @@ def refresh_command(account: str | None) -> None:
         sys.exit(1)
 
 
+def _enabled(accounts: tuple[Account, ...], purpose: str) -> list[Account]:
+    """The enabled accounts; having none deserves a sentence, not silence."""
+    if not accounts:
+        raise click.ClickException(f"no accounts {purpose}; {NO_ACCOUNTS}")
+    enabled = [a for a in accounts if a.enabled]
+    if not enabled:
+        raise click.ClickException(f"no enabled account {purpose} (`gateway accounts enable EMAIL` puts one back)")
+    return enabled
+
+
 @accounts.command("quota")
 @with_appcontext
 def quota_command() -> None:
     """Fetch every enabled account's models and remaining quota (in parallel) and store them."""
     gateway = services()
-    targets = [a for a in gateway.store.accounts() if a.enabled]
+    targets = _enabled(gateway.store.accounts(), "to fetch quota for")
 
     def fetch(account: Account) -> str:
         try:
@@ -215,12 +244,10 @@ def quota_command() -> None:
             click.echo(line)
 
 
-def init_app(app: Flask) -> None:
-    app.cli.add_command(accounts)
-    app.cli.add_command(keys)
+cli.add_command(accounts)
+cli.add_command(keys)
 
 
-def main() -> None:
-    from . import create_app
-
-    FlaskGroup(create_app=create_app, add_version_option=False, help="The Gemini gateway.")(prog_name="gateway")
+def main(args: list[str] | None = None) -> None:
+    """The console command `gateway`."""
+    run(cli, args)

@@ -45,7 +45,7 @@ class Settings:
     workers: int = 2
     data_dir: Path = DEFAULT_DATA_DIR
     api_key: str = field(default="", repr=False)
-    auth_mode: str = "off"  # the effective mode: "auto" is resolved from the bind address
+    auth_mode: str = "off"  # the effective mode: "auto" is resolved from the bind address and the keys
     upstream_urls: tuple[str, ...] = DEFAULT_UPSTREAM_URLS
     oauth_token_url: str = DEFAULT_TOKEN_URL
     oauth_client_id: str = DEFAULT_CLIENT_ID
@@ -91,7 +91,7 @@ class Settings:
         bind = get("BIND", cls.bind)
         mode = _choice("AUTH_MODE", get("AUTH_MODE", "auto").lower(), AUTH_MODES)
         if mode == "auto":
-            mode = "off" if _is_loopback(bind) else "all_except_health"
+            mode = "off" if is_loopback(bind) and not key_configured(get("API_KEY")) else "all_except_health"
         proxies, no_proxy = _proxies(get("UPSTREAM_PROXY"), env)
         return cls(
             bind=bind,
@@ -204,7 +204,13 @@ def _origin(name: str, url: str, path: bool = False) -> str:
     return url.rstrip("/") if not path else url
 
 
-def _is_loopback(bind: str) -> bool:
+def key_configured(api_key: str) -> bool:
+    """Whether clients have a key to present: `auto` keeps auth off (on loopback) only while none exists,
+    and a public bind with auth on needs one. Behind nginx the bind is loopback: a key must still count."""
+    return bool(api_key)
+
+
+def is_loopback(bind: str) -> bool:
     host = bind.rpartition(":")[0].strip("[]") if ":" in bind else bind
     if bind.startswith("unix:") or host == "localhost":
         return True

@@ -6,6 +6,7 @@ import functools
 
 from flask import current_app
 
+from .accounts.failsoft import FailSoft
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
@@ -28,7 +29,9 @@ class Services:
         session = new_session(settings.ca_bundle)
         self.client = UpstreamClient(settings, session)
         self.oauth = OAuth(settings, session)
-        self.records = Store(settings.database)  # account records: this host's SQLite file in every mode
+        # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
+        # full, read-only) degrades /healthz and never fails a request.
+        self.records = FailSoft(Store(settings.database))
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
         if settings.redis_url:
@@ -36,7 +39,7 @@ class Services:
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
-        self.keys = Keys(_key_backend(settings, self.records))
+        self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.relay = Relay(
@@ -60,7 +63,7 @@ class Services:
         return self._catalog
 
 
-def _key_backend(settings: Settings, records: Store):
+def key_backend(settings: Settings, records: Store):
     """Team keys live where the shared state does: Redis when several hosts share it, else SQLite."""
     if settings.redis_url:
         from .keys.redis_store import RedisKeyStore

@@ -18,17 +18,20 @@ def test_defaults():
 
 
 @pytest.mark.parametrize(
-    ("bind", "mode"),
+    ("bind", "key", "mode"),
     [
-        ("127.0.0.1:8045", "off"),
-        ("[::1]:8045", "off"),
-        ("localhost:1", "off"),
-        ("0.0.0.0:8045", "all_except_health"),
-        ("10.0.0.5:80", "all_except_health"),
+        ("127.0.0.1:8045", "", "off"),
+        ("[::1]:8045", "", "off"),
+        ("localhost:1", "", "off"),
+        ("unix:/run/gateway.sock", "", "off"),
+        ("127.0.0.1:8045", "k", "all_except_health"),
+        ("[::1]:8045", "k", "all_except_health"),
+        ("0.0.0.0:8045", "", "all_except_health"),
+        ("10.0.0.5:80", "k", "all_except_health"),
     ],
 )
-def test_auto_auth_follows_the_bind_address(bind, mode):
-    assert Settings.from_env({"GATEWAY_BIND": bind}).auth_mode == mode
+def test_auto_auth_is_off_only_on_loopback_without_a_key(bind, key, mode):
+    assert Settings.from_env({"GATEWAY_BIND": bind, "GATEWAY_API_KEY": key}).auth_mode == mode
 
 
 def test_values_are_read():

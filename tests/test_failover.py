@@ -286,7 +286,7 @@ def test_client_disconnect_closes_the_upstream_stream(gateway, upstream, account
 
 
 def test_healthz_counts_accounts_by_state(gateway, upstream):
-    assert gateway.get("/healthz", key=None).json()["status"] == "ok"  # no account yet: nothing is failing
+    assert gateway.get("/healthz", key=None).json()["status"] == "degraded"  # no account yet: every call is a 503
     a, b = two_accounts(gateway, upstream)
     add_account(gateway, upstream, "c@example.com")
     gateway.store.set_cooldown(gateway.store.find(a).id, "gemini-2.5-flash", 60, "RATE_LIMIT_EXCEEDED")

@@ -49,6 +49,8 @@ def read_credentials(path: Path) -> list[Credential]:
     if isinstance(payload, dict) and isinstance(payload.get("accounts"), list):
         payload = payload["accounts"]
     entries = payload if isinstance(payload, list) else [payload]
+    if not entries:
+        raise ImportFormatError(f"{path} holds no accounts: its list is empty")
     return [_credential(entry, path) for entry in entries]
 
 

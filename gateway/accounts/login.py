@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -89,6 +90,8 @@ class CallbackServer:
                 self.end_headers()
                 self.wfile.write(page)
 
+            timeout = 10  # a client that connects and sends nothing must not hold the wait past its deadline
+
             def log_message(self, *args) -> None:
                 pass
 
@@ -97,14 +100,20 @@ class CallbackServer:
         self.server.timeout = 1
         self.redirect_uri = f"http://127.0.0.1:{self.server.server_address[1]}/oauth-callback"
 
+    def close(self) -> None:
+        self.server.server_close()
+
     def wait_for_code(self, state: str, seconds: float = WAIT_SECONDS) -> str:
+        deadline = time.monotonic() + seconds
         with self.server:
-            for _ in range(int(seconds)):
+            while not self.received and (left := deadline - time.monotonic()) > 0:
+                self.server.timeout = min(left, 1.0)
                 self.server.handle_request()
-                if self.received:
-                    break
         if not self.received:
-            raise LoginError(f"no sign-in arrived within {int(seconds)} s")
+            raise LoginError(
+                f"no sign-in arrived within {seconds:g} s; on a machine without a browser, "
+                "use `gateway accounts login --no-browser`"
+            )
         if "error" in self.received:
             raise LoginError(f"Google refused: {self.received['error']}")
         if self.received.get("state") != state:

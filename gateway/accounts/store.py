@@ -144,6 +144,13 @@ class Store:
         conn.executescript(SCHEMA)
         return conn
 
+    def close(self) -> None:
+        """Close this process's connection (the next use opens a new one)."""
+        with self._lock:
+            if self._conn is not None and self._pid == os.getpid():
+                self._conn.close()
+            self._conn, self._snapshot = None, None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         # The lock keeps threads sharing this connection (the CLI's parallel quota fetch) out of each
@@ -155,7 +162,8 @@ class Store:
                 yield conn
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:  # SQLite has rolled back by itself after some errors (a full disk)
+                    conn.execute("ROLLBACK")
                 raise
             finally:
                 self._snapshot = None  # our own commits do not move data_version

@@ -1,4 +1,4 @@
-"""GET /healthz: cheap, public-friendly: the process serves, and how the accounts stand."""
+"""GET /healthz: cheap, public-friendly: the process serves, and whether it can serve well (and if not, why)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from collections import Counter
 
 from flask import Blueprint, Response
 
-from ..errors import json_response
+from ..accounts.failsoft import storage_problem
+from ..accounts.store import Snapshot
+from ..errors import GatewayError, json_response
 from ..services import services
 
 bp = Blueprint("health", __name__)
@@ -16,21 +18,38 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 @bp.get("/health")
 def healthz() -> Response:
-    store = services().store
-    snapshot = store.snapshot()
+    gateway = services()
+    try:
+        snapshot: Snapshot | None = gateway.store.snapshot()
+    except GatewayError:  # the database cannot be read at all: records.problem says why
+        snapshot = None
     now = time.time()
-    states = Counter(snapshot.state(account, now) for account in snapshot.accounts)
-    usable = states["active"]
-    # Always 200 while the process serves. "degraded": accounts are configured but none can answer now;
-    # a gateway with no account yet is "ok" (nothing is failing, there is just nothing to serve from).
+    states = Counter(snapshot.state(account, now) for account in snapshot.accounts) if snapshot else Counter()
+    reasons = [
+        gateway.records.problem,  # what this worker's last database access met
+        storage_problem(gateway.settings.database),  # what any worker's next write would meet
+        _pool_problem(snapshot, states) if snapshot else "",
+    ]
+    reason = "; ".join(r for r in reasons if r)
+    # Always 200 while the process serves: "degraded" (with the reason) is for monitoring to act on.
     return json_response(
         {
-            "status": "degraded" if snapshot.accounts and not usable else "ok",
-            "shared_state": store.shared_state,
+            "status": "degraded" if reason else "ok",
+            **({"reason": reason} if reason else {}),
+            "shared_state": gateway.store.shared_state,
             "accounts": {
-                "usable": usable,
+                "usable": states["active"],
                 "cooling": states["cooling"],
                 "disabled": states["disabled"],
             },
         }
     )
+
+
+def _pool_problem(snapshot: Snapshot, states: Counter) -> str:
+    """Why no account can serve, when none can: every call would be a 503 or a 429."""
+    if not snapshot.accounts:
+        return "no account is configured: add one with `gateway accounts import FILE` or `gateway accounts login`"
+    if not states["active"]:
+        return f"no account can serve now ({states['cooling']} cooling down, {states['disabled']} disabled)"
+    return ""

@@ -1,0 +1,96 @@
+"""The `gateway` command's frame: settings read on first use (the environment and --env-file), --version, and
+one line on stderr, never a traceback, for whatever fails. Command groups (accounts, ...) attach to `cli`."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+from flask import Flask
+from flask.cli import ScriptInfo
+
+from . import __version__
+from .config import Settings, SettingsError
+from .envfile import EnvFileError, read_env_file
+from .startup import make_data_dir
+
+
+class GatewayApp:
+    """Builds the app the commands run in, on first use (so `--help` works whatever the settings)."""
+
+    def __init__(self, env_file: Path | None) -> None:
+        self.env_file = env_file
+        self.settings: Settings | None = None
+
+    def __call__(self) -> Flask:
+        from . import create_app
+
+        try:
+            # The file's values win over the inherited environment's, as systemd's EnvironmentFile= does.
+            env = {**os.environ, **read_env_file(self.env_file)} if self.env_file else None
+            self.settings = Settings.from_env(env)
+            make_data_dir(self.settings)
+        except (EnvFileError, SettingsError) as exc:
+            raise click.ClickException(str(exc)) from None
+        return create_app(self.settings)
+
+
+class GatewayGroup(click.Group):
+    """The top-level group: what fails below it (the database, the disk) becomes one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except sqlite3.Error as exc:
+            settings = ctx.obj.data["app"].settings
+            raise click.ClickException(f"cannot use the database {settings.database}: {exc}") from None
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
+
+
+@click.group(cls=GatewayGroup, context_settings={"help_option_names": ["-h", "--help"]}, no_args_is_help=False)
+@click.version_option(__version__, "--version", prog_name="gateway", message="%(prog)s %(version)s")
+@click.option(
+    "-e",
+    "--env-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
+    help="Read settings from this systemd environment file too (the service's, e.g. "
+    "/etc/gemini-gateway/gateway.env); its values win over the environment's.",
+)
+@click.pass_context
+def cli(ctx: click.Context, env_file: Path | None) -> None:
+    """Manage the Gemini gateway from the command line.
+
+    Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
+    itself is started with `gunicorn -c gunicorn.conf.py`.
+    """
+    app = GatewayApp(env_file)
+    ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
+    ctx.obj.data["app"] = app  # the settings, for the error lines
+
+
+def run(group: click.Group, args: list[str] | None = None) -> None:
+    """Run the command: a failure is one line on stderr (`Error: ...`) and a non-zero exit."""
+    try:
+        code = group.main(args, prog_name="gateway", standalone_mode=False)
+    except click.UsageError as exc:
+        hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
+        _fail(exc.format_message() + hint, exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
+    except click.Abort:
+        _fail("aborted", 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> NoReturn:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
