@@ -5,6 +5,12 @@ import os
 import shutil
 import tempfile
 
+# ---- Metrics ----
+# prometheus-client's multi-process mode: each worker writes its samples to this directory and /metrics
+# adds them up. A fresh directory per master start, set before anything imports prometheus_client: the
+# settings check below loads the gateway's modules, and workers inherit what the master imported.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
+
 from gateway import startup
 
 # ---- What to serve ----
@@ -40,11 +46,6 @@ forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,:
 # like the gateway's (GATEWAY_LOG_FORMAT).
 logger_class = "gateway.logs.GunicornLogger"
 errorlog = "-"
-
-# ---- Metrics ----
-# prometheus-client's multi-process mode: each worker writes its samples to this directory and /metrics
-# adds them up. A fresh directory per master start, set before any worker imports prometheus_client.
-os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="gateway-metrics-")
 
 
 def when_ready(server):

@@ -14,6 +14,7 @@ from typing import NoReturn
 from . import __version__
 from .accounts.store import Store
 from .config import Settings, SettingsError, is_loopback, key_configured
+from .keys.store import KeyStore
 
 PROBE_BYTES = 4096  # one page: enough for a full disk to refuse it
 
@@ -52,16 +53,18 @@ def check_exposure(settings: Settings, team_keys: bool) -> None:
 
 
 def has_team_keys(settings: Settings) -> bool:
-    """Whether any team key exists; when the store cannot tell (Redis out of reach), assume so: auth is on."""
-    from .services import key_backend  # the app's modules load only once the settings are known good
-
+    """Whether any team key exists. With Redis they live there, and its client must not be loaded before
+    gunicorn forks (gevent patches ssl in the workers): assume so, as auth is on anyway."""
+    if settings.redis_url:
+        return True
     store = Store(settings.database)
-    backend = key_backend(settings, store)
+    keys = KeyStore(store)
     try:
-        return bool(backend.all_keys())
-    except backend.errors:
+        return bool(keys.all_keys())
+    except keys.errors:
         return True
     finally:
+        keys.close()
         store.close()
 
 

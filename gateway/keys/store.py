@@ -109,6 +109,12 @@ class KeyStore:
             self._conn.executescript(SCHEMA)
         return self._conn
 
+    def close(self) -> None:
+        """Close this process's connection (one must not cross gunicorn's fork)."""
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
