@@ -18,6 +18,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from . import auth, cli, cors, errors, request_id, trace
     from .api import generate, health, metrics, models
     from .config import Settings
+    from .console import views as console
     from .services import Services
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
@@ -32,6 +33,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(console.bp)
     # Google serves both versions; google-genai 3.x defaults to v1, older SDKs to v1beta.
     for prefix in ("/v1beta", "/v1"):
         name = prefix.strip("/")

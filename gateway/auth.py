@@ -10,6 +10,7 @@ from . import cors
 from .errors import GatewayError
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
+CONSOLE = "/console"  # its own rules (gateway/console/access.py): a login cookie, not an API key
 
 
 def presented_keys() -> list[str]:
@@ -29,6 +30,8 @@ def check_key() -> None:
     settings = current_app.extensions["gateway"].settings
     mode = settings.auth_mode
     if request.method == "OPTIONS":
+        return
+    if request.path == CONSOLE or request.path.startswith(CONSOLE + "/"):
         return
     if mode == "off":
         # Browsers add Origin to cross-site calls; no client SDK or curl does. Without a key, any web page

@@ -120,14 +120,14 @@ class Relay:
                 result = self._send_fresh(account, send)
             except GatewayError as exc:
                 self.usage.record(account.id, model, exc.code, exc.message)
-                trace.attempted(self.label(account.email), exc.code)
+                trace.attempted(self.label(account.email), exc.code, account.email)
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, model, exc)
                 last = exc
                 continue
             self.pool.succeeded(account, model, snapshot)
-            trace.attempted(self.label(account.email), 200)
+            trace.attempted(self.label(account.email), 200, account.email)
             return account, result
         raise _final(last)
 

@@ -10,6 +10,7 @@ from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.store import Store
 from .accounts.usage import UsageLog
+from .activity import ActivityLog, RedisActivity, SqliteActivity
 from .catalog import Catalog
 from .config import Settings
 from .relay import Relay
@@ -32,6 +33,11 @@ class Services:
             self.store = RedisState(settings.redis_url, self.records)
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
+        self.activity = ActivityLog(
+            RedisActivity(settings.redis_url)
+            if settings.redis_url
+            else SqliteActivity(settings.database.with_suffix(".activity.db"))
+        )
         self.relay = Relay(
             self.pool,
             self.client,
