@@ -105,7 +105,7 @@ def start_gateway(env: dict[str, str], *gunicorn_args: str) -> Gateway:
         try:
             if requests.get(url + "/healthz", timeout=1).ok:
                 return Gateway(url, env, process, Store(Path(env["GATEWAY_DATA_DIR"]) / "gateway.db"))
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # a worker still booting on a loaded machine
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start serving in 20 s")
