@@ -128,6 +128,9 @@ def test_the_buttons_change_what_accounts_list_shows(browser, gateway, upstream,
     wait_until(browser, lambda: field_text(browser, account, "state") == "active", "not enabled on the page")
     assert listed(gateway)[account]["state"] == "active"
     assert not card(browser, account).find_elements(By.CSS_SELECTOR, "meter[data-model]")
+    week = {"window": "weekly", "remainingFraction": 0.4}
+    summary = {"groups": [{"displayName": "Gemini Pro", "buckets": [week]}]}
+    upstream.script("retrieveUserQuotaSummary", Reply(json=summary))
     press("quota")
     meter = wait_until(
         browser,
@@ -137,6 +140,8 @@ def test_the_buttons_change_what_accounts_list_shows(browser, gateway, upstream,
     assert float(meter.get_attribute("value")) == 1.0
     assert listed(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
     assert len(upstream.calls_to("fetchAvailableModels", account)) == 1
+    bucket = card(browser, account).find_element(By.CSS_SELECTOR, '[data-key="Gemini Pro/weekly"]')
+    assert "Gemini Pro · weekly" in bucket.text and "40%" in bucket.text
 
 
 def test_no_secret_in_the_dom_the_source_or_the_json(browser, gateway, upstream, account):

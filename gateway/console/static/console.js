@@ -59,6 +59,15 @@
     setText(bar.querySelector(".reset"), quota.resetTime ? `resets ${new Date(quota.resetTime).toLocaleString()}` : "");
   }
 
+  function fillBucket(bar, bucket) {
+    const percent = Math.round(bucket.remainingFraction * 100);
+    setText(bar.querySelector(".model"), bucket.name);
+    bar.querySelector("svg").setAttribute("aria-label", `${percent}% left`);
+    bar.querySelector("rect.fill").setAttribute("width", percent);
+    setText(bar.querySelector(".pct"), `${percent}%`);
+    setText(bar.querySelector(".reset"), bucket.resetTime ? `resets ${new Date(bucket.resetTime).toLocaleString()}` : "");
+  }
+
   function fillAccount(card, account, fetched) {
     card.className = `account state-${account.state}`;
     card.dataset.id = account.id;
@@ -74,6 +83,9 @@
       (li, c) => fillCooldown(li, c, fetched));
     const quota = Object.entries(account.quota).filter(([, q]) => typeof q.remainingFraction === "number");
     sync(field(card, "quota"), quota, "key", ([model]) => model, "quota-template", fillQuota);
+    const buckets = account.quota_groups.flatMap((group) => group.buckets.map((bucket) =>
+      ({ ...bucket, key: `${group.displayName}/${bucket.window}`, name: `${group.displayName} · ${bucket.window}` })));
+    sync(field(card, "buckets"), buckets, "key", (b) => b.key, "bucket-template", fillBucket);
     for (const button of card.querySelectorAll("button[data-action]")) {
       button.formAction = button.formAction.replace(/\/accounts\/\d+\//, `/accounts/${account.id}/`);
     }
