@@ -165,6 +165,7 @@ def test_quota_button_stores_what_google_reports(gateway, upstream, account):
 
 def test_every_answer_carries_the_security_headers(gateway):
     session, _ = console_session(gateway)
+    assert session.get(gateway.url + "/console/", timeout=10).url == gateway.url + "/console"
     for path in ("/console", "/console/login", "/console/api/state", "/console/static/console.js", "/console/nope"):
         answer = session.get(gateway.url + path, timeout=10)
         if path != "/console/nope":
@@ -248,6 +249,32 @@ def test_api_routes_still_need_the_key(gateway):
     assert gateway.get("/v1beta/models", key=None).status_code == 401
     assert gateway.get("/v1beta/models").status_code == 200
     assert gateway.get("/consolex", key=None).status_code == 401  # only /console and below are the console's
+
+
+def test_auth_on_without_a_key_opens_nothing(tmp_path):
+    """No key to log in with, nor to derive the signing key from: the console refuses, saying why."""
+    from gateway import create_app
+
+    client = create_app({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_AUTH_MODE": "strict"}).test_client()
+    for answer in (client.get("/console/login"), client.get("/console"), client.post("/console/login", data={})):
+        assert answer.status_code == 403 and "GATEWAY_API_KEY" in answer.json["error"]["message"]
+
+
+def test_with_redis_the_console_lists_every_hosts_requests(served_redis, upstream):
+    add_account(served_redis, upstream, "redis-console@example.com")
+    assert served_redis.post(GENERATE, HELLO).status_code == 200
+    session, _ = console_session(served_redis)
+    seen = wait_for(lambda: (s := state(session, served_redis))["recent"] and s)
+    assert seen["recent"][0]["account"] == "redis-console@example.com"
+    assert seen["accounts"][0]["usage_24h"]["requests"] >= 1
+    keys = redis_keys(served_redis)
+    assert "gateway:recent" in keys and any(k.startswith("gateway:hourly:") for k in keys)
+
+
+def redis_keys(gateway) -> set[str]:
+    import redis
+
+    return {k.decode() for k in redis.Redis.from_url(gateway.env["GATEWAY_STATE_URL"]).keys("gateway:*")}
 
 
 def test_the_recent_list_stays_bounded(tmp_path):

@@ -72,13 +72,15 @@ def loopback_host(host: str) -> bool:
         return False
 
 
-def check_host(settings: Settings) -> None:
+def check_reachable(settings: Settings) -> None:
     """With auth off the console trusts whoever reaches it, so only by a loopback name: a page that
-    rebinds its own DNS name to 127.0.0.1 still sends its own name as Host."""
+    rebinds its own DNS name to 127.0.0.1 still sends its own name as Host. With auth on it needs the key."""
     if settings.auth_mode == "off" and not loopback_host(request.host):
         raise GatewayError(
             403, "With auth off the console answers only on localhost; set GATEWAY_API_KEY to open it elsewhere."
         )
+    if settings.auth_mode != "off" and not settings.api_key:
+        raise GatewayError(403, "The console opens with GATEWAY_API_KEY, and none is set.")
 
 
 def admin_key_matches(settings: Settings, presented: str) -> bool:
@@ -89,7 +91,7 @@ def admin_key_matches(settings: Settings, presented: str) -> bool:
 
 def current_session(settings: Settings) -> Session | None:
     cookie = request.cookies.get(COOKIE)
-    if not cookie or (settings.auth_mode != "off" and not settings.api_key):
+    if not cookie:
         return None
     try:
         data = _serializer(settings).loads(cookie, max_age=SESSION_AGE)

@@ -32,9 +32,9 @@ ACTIONS = ("enable", "disable", "quota")
 
 @bp.before_request
 def guard() -> None:
-    """Host rule first, then the CSRF token of every POST; pages check the login themselves."""
+    """Who may reach it first, then the CSRF token of every POST; pages check the login themselves."""
     settings = services().settings
-    access.check_host(settings)
+    access.check_reachable(settings)
     g.console_session = access.current_session(settings)
     if request.method == "POST":
         access.check_csrf(settings, g.console_session)
@@ -71,6 +71,11 @@ def page() -> Response | str:
         csrf=access.csrf_token(gateway.settings, _session()),
         auth=gateway.settings.auth_mode != "off",
     )
+
+
+@bp.get("/")
+def trailing_slash() -> Response:
+    return redirect(url_for("console.page"), 308)
 
 
 @bp.get("/login")
