@@ -32,7 +32,7 @@ COUNTS = ("requests", "failures", "tokens_in", "tokens_out")
 
 class Backend(Protocol):
     def write(self, entries: list[dict]) -> None:
-        """Add finished requests: to the bounded list, and to their hour's counts."""
+        """Add finished requests, oldest first: to their hour's counts, and the last ones to the bounded list."""
 
     def recent(self) -> list[dict]:
         """The last requests, newest first."""
@@ -74,7 +74,7 @@ class ActivityLog:
             self._timer.start()
 
     def flush(self) -> None:
-        pending, self._pending, self._timer = self._pending[-RECENT:], [], None
+        pending, self._pending, self._timer = self._pending, [], None
         if not pending:
             return
         try:
@@ -138,7 +138,8 @@ class SqliteActivity:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany("INSERT INTO recent (entry) VALUES (?)", [(json.dumps(e),) for e in entries])
+                listed = [(json.dumps(e),) for e in entries[-RECENT:]]
+                conn.executemany("INSERT INTO recent (entry) VALUES (?)", listed)
                 conn.execute("DELETE FROM recent WHERE id <= (SELECT MAX(id) FROM recent) - ?", (RECENT,))
                 conn.executemany(
                     "INSERT INTO hourly VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hour, account, model) DO UPDATE SET "
@@ -173,7 +174,7 @@ class RedisActivity:
 
     def write(self, entries: list[dict]) -> None:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.lpush(self.recent_key, *(json.dumps(e) for e in entries))
+        pipe.lpush(self.recent_key, *(json.dumps(e) for e in entries[-RECENT:]))
         pipe.ltrim(self.recent_key, 0, RECENT - 1)
         for (hour, account, model), values in _hour_counts(entries).items():
             key = f"{self.hour_prefix}{hour}"
