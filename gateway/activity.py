@@ -83,7 +83,8 @@ class ActivityLog:
             log.warning("could not record recent requests: %s", exc)
 
     def recent(self) -> list[dict]:
-        return self.backend.recent()
+        """Newest first by the time they ended: workers write each second's requests in turn, not in order."""
+        return sorted(self.backend.recent(), key=lambda item: item["at"], reverse=True)
 
     def hourly(self, now: float) -> list[dict]:
         return self.backend.hourly(int(now // 3600) - HOURS + 1)

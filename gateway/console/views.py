@@ -62,7 +62,7 @@ def _authorized() -> bool:
 
 @bp.get("")
 def page() -> Response | str:
-    if not _authorized() and services().settings.auth_mode != "off":
+    if not _authorized():
         return redirect(url_for("console.login"), 303)
     gateway = services()
     return render_template(
@@ -89,6 +89,8 @@ def login() -> Response | str:
 @bp.post("/login")
 def login_submit() -> Response | tuple[str, int]:
     settings = services().settings
+    if settings.auth_mode == "off":
+        return redirect(url_for("console.page"), 303)
     if not access.admin_key_matches(settings, request.form.get("key", "")):
         page = render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=True)
         return page, 401
