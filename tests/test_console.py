@@ -129,6 +129,8 @@ def test_posts_without_the_csrf_token_are_refused(gateway, account):
         other.post(action, headers={"X-CSRF-Token": token}, timeout=10),  # another session's token
         session.post(gateway.url + "/console/logout", timeout=10),
         requests.post(gateway.url + "/console/login", data={"key": API_KEY}, timeout=10),
+        session.post(gateway.url + "/console", timeout=10),
+        session.post(gateway.url + "/console/anything/else", timeout=10),
     ]
     for answer in refused:
         assert answer.status_code == 403, answer.text
@@ -149,6 +151,8 @@ def test_buttons_work_as_plain_forms(gateway, account):
     assert listed(gateway)[account]["state"] == "active"
     assert session.post(f"{gateway.url}/console/api/accounts/{account_id}/remove", data=form).status_code == 404
     assert session.post(f"{gateway.url}/console/api/accounts/99999/enable", data=form).status_code == 404
+    assert session.post(f"{gateway.url}/console", data=form).status_code == 405
+    assert session.post(f"{gateway.url}/console/elsewhere", data=form).status_code == 404
 
 
 def test_quota_button_stores_what_google_reports(gateway, upstream, account):

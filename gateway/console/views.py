@@ -131,6 +131,13 @@ def account_action(account_id: int, action: str) -> Response:
     return json_response({"account": row, "error": error})
 
 
+@bp.post("", defaults={"rest": ""})
+@bp.post("/<path:rest>")
+def no_such_action(rest: str) -> Response:
+    """Any other POST under /console: refused for its missing token by guard() first, as every POST is."""
+    abort(405 if not rest else 404)
+
+
 def _require_login() -> None:
     if not _authorized():
         raise GatewayError(401, "Log in to the console first (/console/login).")
