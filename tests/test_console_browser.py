@@ -11,6 +11,7 @@ from selenium import webdriver
 from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import API_KEY, HELLO, add_account, quota_error
@@ -55,7 +56,9 @@ def log_in(browser, gateway, key: str = API_KEY) -> None:
     browser.delete_all_cookies()
     browser.get(gateway.url + "/console/login")
     browser.find_element(By.CSS_SELECTOR, 'input[type="password"]').send_keys(key)
+    form_page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
+    WebDriverWait(browser, WAIT).until(staleness_of(form_page), "the login form was not answered")
 
 
 def card(browser, email: str):
