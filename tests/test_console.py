@@ -106,6 +106,15 @@ def test_without_login_the_page_sends_to_the_form(gateway, account):
     assert gateway.get("/console/api/state").status_code == 401
 
 
+def test_logout_closes_the_session(gateway):
+    session, _ = console_session(gateway)
+    logged_in = session.cookies["gateway_console"]
+    answer = session.post(gateway.url + "/console/logout", data={"csrf_token": page_token(session, gateway)})
+    # Back on the form, with a fresh session that is not logged in (the form's CSRF token needs one).
+    assert answer.url == gateway.url + "/console/login" and session.cookies["gateway_console"] != logged_in
+    assert session.get(gateway.url + "/console/api/state", timeout=10).status_code == 401
+
+
 def test_a_forged_cookie_opens_nothing(gateway):
     session, _ = console_session(gateway)
     cookie = session.cookies["gateway_console"]

@@ -123,7 +123,7 @@ def set_cookie(response: Response, settings: Settings, session: Session) -> None
 
 
 def clear_cookie(response: Response) -> None:
-    response.delete_cookie(COOKIE, path="/console", httponly=True, samesite="Strict")
+    response.delete_cookie(COOKIE, path="/console", secure=request.scheme == "https", httponly=True, samesite="Strict")
 
 
 def csrf_token(settings: Settings, session: Session) -> str:
