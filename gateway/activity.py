@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -28,6 +29,7 @@ HOURS = 24  # hours of usage it shows
 FLUSH_INTERVAL = 1.0
 SEP = "\x1f"
 COUNTS = ("requests", "failures", "tokens_in", "tokens_out")
+FAILURES = (sqlite3.Error, redis.RedisError, OSError)  # a full disk, an unwritable directory, Redis gone
 
 
 class Backend(Protocol):
@@ -79,15 +81,24 @@ class ActivityLog:
             return
         try:
             self.backend.write(pending)
-        except (sqlite3.Error, redis.RedisError) as exc:  # bookkeeping: never fail or slow a request over it
+        except FAILURES as exc:  # bookkeeping: never fail or slow a request over it
             log.warning("could not record recent requests: %s", exc)
 
     def recent(self) -> list[dict]:
         """Newest first by the time they ended: workers write each second's requests in turn, not in order."""
-        return sorted(self.backend.recent(), key=lambda item: item["at"], reverse=True)
+        return sorted(self._read(self.backend.recent), key=lambda item: item["at"], reverse=True)
 
     def hourly(self, now: float) -> list[dict]:
-        return self.backend.hourly(int(now // 3600) - HOURS + 1)
+        return self._read(lambda: self.backend.hourly(int(now // 3600) - HOURS + 1))
+
+    @staticmethod
+    def _read(read: Callable[[], list[dict]]) -> list[dict]:
+        """What the log holds, or nothing when it cannot be read: the console still shows the pool."""
+        try:
+            return read()
+        except FAILURES as exc:
+            log.warning("could not read recent requests: %s", exc)
+            return []
 
 
 def _hour_counts(entries: list[dict]) -> dict[tuple[int, str, str], list[int]]:

@@ -309,6 +309,19 @@ def test_the_recent_list_stays_bounded(tmp_path):
     ]
 
 
+def test_an_unusable_activity_file_loses_only_the_activity(tmp_path, caplog):
+    from gateway.activity import ActivityLog
+    from gateway.trace import Trace
+
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    log = ActivityLog(SqliteActivity(blocked / "a.db"), interval=60)  # its directory is a file
+    log.add(Trace("request-1", "POST", GENERATE, model="gemini-2.5-flash", status=200))
+    log.flush()
+    assert log.recent() == [] and log.hourly(time.time()) == []
+    assert "could not record recent requests" in caplog.text
+
+
 def test_redis_keeps_one_bounded_list_for_every_host(redis_server):
     hosts = [RedisActivity(redis_server.url, prefix="test-console:") for _ in range(2)]
     hosts[0].redis.delete(*hosts[0].redis.keys("test-console:*") or ["none"])
