@@ -12,13 +12,14 @@ from ..services import Services
 
 
 def pool_state(gateway: Services, now: float) -> dict:
+    """The console's whole view as of `now`: accounts, totals, usage by model and by hour, last requests."""
     accounts = describe_all(gateway.store, now)
     hourly = gateway.activity.hourly(now)
     per_account = _summed(hourly, "account")
     for account in accounts:
         account["usage_24h"] = per_account.get(account["email"], _zero())
     states = Counter(account["state"] for account in accounts)
-    totals = _zero() | {k: sum(row[k] for row in hourly) for k in COUNTS}
+    totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
     return {
         "now": now,
         "accounts": accounts,
