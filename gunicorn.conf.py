@@ -66,11 +66,12 @@ def post_worker_init(worker):
 
 
 def worker_exit(server, worker):
-    """A stopping worker writes its last second of usage counts before it goes."""
+    """A stopping worker writes its last second of usage counts and finished requests before it goes."""
     services = getattr(worker.wsgi, "extensions", {}).get("gateway")
     if services is not None:
         services.usage.flush()
         services.keys.usage.flush()
+        services.activity.flush()
     # Frozen objects outlive the modules they need at interpreter exit (logging's handler cleanup then fails
     # noisily under gevent): hand them back to the collector for an orderly shutdown.
     gc.unfreeze()

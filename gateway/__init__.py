@@ -20,6 +20,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from . import auth, cors, errors, request_id, trace
     from .api import generate, health, metrics, models, unsupported
     from .config import Settings
+    from .console import views as console
     from .services import Services
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
@@ -33,6 +34,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
+    app.register_blueprint(console.bp)
     # Google serves several versions; google-genai 3.x defaults to v1, older SDKs to v1beta. Without a prefix
     # (LiteLLM with a bare api_base) paths answer as /v1beta does.
     for prefix in VERSION_PREFIXES:

@@ -12,7 +12,8 @@ from .errors import GatewayError
 from .trace import Trace
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
-ADMIN_ONLY = ("/metrics", "/console")  # operators' pages: GATEWAY_API_KEY opens them, no team key does
+ADMIN_ONLY = ("/metrics",)  # operators' pages: GATEWAY_API_KEY opens them, no team key does
+CONSOLE = "/console"  # its own rules (gateway/console/access.py): a login cookie, not an API key
 
 
 def presented_keys() -> list[str]:
@@ -50,6 +51,8 @@ def check_key() -> None:
     settings = gateway.settings
     mode = settings.auth_mode
     if request.method == "OPTIONS":
+        return
+    if request.path == CONSOLE or request.path.startswith(CONSOLE + "/"):
         return
     if mode == "off" and settings.auth_auto and gateway.keys.exist():
         mode = "all_except_health"  # auto means off only while there is no key at all, team keys included

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 import time
@@ -13,16 +14,16 @@ import click
 from flask.cli import with_appcontext
 
 from .accounts import login as signin
+from .accounts.actions import fetch_quota, set_enabled
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
 from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
-from .accounts.quota import fetch_models
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
 from .commandline import cli, run
 from .keys.cli import keys
 from .services import services
-from .upstream.errors import RouteFailed, UpstreamError
+from .upstream.errors import RouteFailed
 
 NO_ACCOUNTS = "add some with `gateway accounts import FILE` or `gateway accounts login`"
 
@@ -172,8 +173,7 @@ def disable_command(account: str) -> None:
 
 def _set_enabled(ref: str, enabled: bool) -> None:
     found = _find(ref)
-    reason = "" if enabled else "disabled by the operator"
-    services().store.update(found.id, enabled=int(enabled), disabled_reason=reason)
+    set_enabled(services().pool, found, enabled)
     click.echo(f"{'enabled' if enabled else 'disabled'} {found.email}")
 
 
@@ -226,17 +226,8 @@ def quota_command() -> None:
     """Fetch every enabled account's models and remaining quota (in parallel) and store them."""
     gateway = services()
     targets = _enabled(gateway.store.accounts(), "to fetch quota for")
-
-    def fetch(account: Account) -> str:
-        try:
-            account = gateway.pool.credentials(account)
-            gateway.store.update(account.id, models=fetch_models(gateway.client, account.access_token, account.project))
-            return ""
-        except (AccountUnavailable, UpstreamError) as exc:
-            return exc.message
-
     with ThreadPoolExecutor(max_workers=8) as workers:
-        errors = list(workers.map(fetch, targets))
+        errors = list(workers.map(functools.partial(fetch_quota, gateway.pool), targets))
     rows = {row["id"]: row for row in describe_all(gateway.store, time.time())}
     for account, error in zip(targets, errors, strict=True):
         click.echo(f"{account.email}: {error or 'ok'}")

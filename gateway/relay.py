@@ -159,14 +159,14 @@ class Relay:
                 result = self._send_fresh(account, served, send)
             except GatewayError as exc:
                 self.usage.record(account.id, served, exc.code, exc.message)
-                trace.attempted(self.label(account.email), exc.code)
+                trace.attempted(self.label(account.email), exc.code, account.email)
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)
                 last = exc
                 continue
             self.pool.succeeded(account, served, snapshot)
-            trace.attempted(self.label(account.email), 200)
+            trace.attempted(self.label(account.email), 200, account.email)
             if served != model:
                 trace.served_by(names[served])
             return account, served, result

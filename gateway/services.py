@@ -12,6 +12,7 @@ from .accounts.pool import Pool
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
+from .activity import ActivityLog, RedisActivity, SqliteActivity
 from .catalog import Catalog
 from .config import Settings
 from .keys.gate import Keys
@@ -42,6 +43,11 @@ class Services:
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
+        self.activity = ActivityLog(
+            RedisActivity(settings.redis_url)
+            if settings.redis_url
+            else SqliteActivity(settings.database.with_suffix(".activity.db"))
+        )
         self.relay = Relay(
             self.pool,
             self.client,

@@ -12,13 +12,15 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 
 from . import metrics
 from .logs import configure_logging
 from .request_id import current as current_request_id
 
 log = logging.getLogger("gateway.request")
+# Operator routes: not requests the console lists among the last ones (it would list its own polling).
+UNLISTED = ("/console", "/healthz", "/health", "/metrics")
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Trace:
     stream: bool = False
     attempts: int = 0
     account: str = ""
+    key: str = ""  # which client key: the team key's name, "admin", or empty when auth is off
     upstream: str = ""
     upstream_status: int | None = None
     status: int | None = None
@@ -42,11 +45,13 @@ class Trace:
     started: float = field(default_factory=time.monotonic, repr=False)
     deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
     charge: Callable[[int, int], None] | None = field(default=None, repr=False)  # bills a team key's tokens
+    email: str = field(default="", repr=False)  # the account's email, for the console only: never logged
+    on_finish: Callable[[Trace], None] | None = field(default=None, repr=False)
 
-    def attempted(self, account: str, status: int) -> None:
-        """One upstream attempt: which account (already anonymised), what Google answered."""
+    def attempted(self, account: str, status: int, email: str) -> None:
+        """One upstream attempt: which account (already anonymised, and its email), what Google answered."""
         self.attempts += 1
-        self.account, self.upstream_status = account, status
+        self.account, self.email, self.upstream_status = account, email, status
         metrics.ATTEMPTS.labels(_outcome(status)).inc()
         if self.attempts > 1:
             metrics.FAILOVERS.inc()
@@ -77,6 +82,8 @@ class Trace:
         # A shallow read of the fields: dataclasses.asdict deep-copies, a tenth of a millisecond per request.
         fields = {name: getattr(self, name) for name in LOGGED}
         log.info("%s %s %s", self.method, self.path, status, extra={"fields": fields})
+        if self.on_finish is not None:
+            self.on_finish(self)
 
 
 LOGGED = tuple(f.name for f in fields(Trace) if f.repr)
@@ -99,7 +106,9 @@ def _outcome(status: int) -> str:
 
 
 def _start() -> None:
-    g.trace = Trace(current_request_id(), request.method, request.path)
+    trace = g.trace = Trace(current_request_id(), request.method, request.path)
+    if request.method != "OPTIONS" and not request.path.startswith(UNLISTED):
+        trace.on_finish = current_app.extensions["gateway"].activity.add
 
 
 def _end(response: Response) -> Response:

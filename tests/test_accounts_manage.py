@@ -154,6 +154,33 @@ def test_quota_fetches_stores_and_shows_bars(gateway, upstream):
     assert {c.account for c in upstream.calls_to("streamGenerateContent")} == {"q2@example.com"}
 
 
+def test_quota_keeps_the_5_hour_and_weekly_buckets(gateway, upstream):
+    add_account(gateway, upstream, "b1@example.com")
+    add_account(gateway, upstream, "b2@example.com")  # its endpoint knows no summary (404): buckets stay empty
+    buckets = [
+        {"bucketId": "b", "window": "5h", "remainingFraction": 0.25, "resetTime": "2099-01-01T05:00:00Z"},
+        {"bucketId": "w", "window": "weekly", "remainingFraction": 0.75, "displayName": "Weekly"},
+        {"bucketId": "x", "window": "5h"},  # no fraction: nothing to draw
+    ]
+    summary = {"groups": [{"displayName": "Gemini Pro", "description": "d", "buckets": buckets}, "junk"]}
+    upstream.script("retrieveUserQuotaSummary", Reply(json=summary), account="b1@example.com")
+    result = gateway.cli("accounts", "quota")
+    assert result.returncode == 0, result.stderr
+    assert "Gemini Pro (5h)" in result.stdout and "Gemini Pro (weekly)" in result.stdout
+    listed = rows(gateway)
+    assert listed["b1@example.com"]["quota_groups"] == [
+        {
+            "displayName": "Gemini Pro",
+            "buckets": [
+                {"window": "5h", "remainingFraction": 0.25, "resetTime": "2099-01-01T05:00:00Z"},
+                {"window": "weekly", "remainingFraction": 0.75, "displayName": "Weekly"},
+            ],
+        }
+    ]
+    assert listed["b2@example.com"]["quota_groups"] == [] and listed["b2@example.com"]["quota"]
+    assert upstream.calls_to("retrieveUserQuotaSummary", "b1@example.com")[0].body == {"project": "proj-1"}
+
+
 def test_list_table_shows_state_quota_and_usage(gateway, upstream):
     add_account(gateway, upstream, "t@example.com")
     gateway.cli("accounts", "quota")

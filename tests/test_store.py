@@ -21,6 +21,28 @@ def test_snapshot_sees_other_connections_commits(tmp_path):
     assert mine.snapshot() is snapshot  # nothing changed: no reload
 
 
+def test_a_database_from_before_quota_groups_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE accounts (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE, refresh_token TEXT NOT NULL,"
+        " access_token TEXT NOT NULL DEFAULT '', token_expiry REAL NOT NULL DEFAULT 0,"
+        " refresh_lock_until REAL NOT NULL DEFAULT 0, refresh_lock_pid INTEGER NOT NULL DEFAULT 0,"
+        " project TEXT NOT NULL DEFAULT '', tier TEXT NOT NULL DEFAULT '', enabled INTEGER NOT NULL DEFAULT 1,"
+        " disabled_reason TEXT NOT NULL DEFAULT '', models TEXT NOT NULL DEFAULT '{}', created_at REAL NOT NULL,"
+        " last_used REAL NOT NULL DEFAULT 0);"
+        "INSERT INTO accounts (email, refresh_token, created_at) VALUES ('old@example.com', 'rt', 0);"
+    )
+    old.commit()
+    old.close()
+    store = Store(path)
+    assert store.find("old@example.com").quota_groups == []
+    store.update(1, quota_groups=[{"displayName": "g", "buckets": []}])
+    assert Store(path).find("old@example.com").quota_groups == [{"displayName": "g", "buckets": []}]
+
+
 def test_upsert_updates_by_email(tmp_path):
     store = Store(tmp_path / "db")
     first = store.upsert("a@example.com", "rt-1", project="p")

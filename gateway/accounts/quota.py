@@ -33,3 +33,20 @@ def fetch_models(client: UpstreamClient, token: str, project: str) -> dict[str, 
         if isinstance(new, dict) and new.get("newModelId"):
             models.setdefault(old, {})["aliasOf"] = new["newModelId"]
     return models
+
+
+def fetch_quota_groups(client: UpstreamClient, token: str, project: str) -> list[dict]:
+    """The account's quota buckets by group (the 5-hour and weekly windows), as retrieveUserQuotaSummary tells."""
+    payload = client.call("retrieveUserQuotaSummary", token, {"project": project} if project else {}).json()
+    groups = []
+    for group in payload.get("groups") or ():
+        if not isinstance(group, dict):
+            continue
+        buckets = [
+            {key: bucket[key] for key in ("window", "remainingFraction", "resetTime", "displayName") if key in bucket}
+            for bucket in group.get("buckets") or ()
+            if isinstance(bucket, dict) and isinstance(bucket.get("remainingFraction"), int | float)
+        ]
+        if buckets:
+            groups.append({"displayName": str(group.get("displayName") or ""), "buckets": buckets})
+    return groups

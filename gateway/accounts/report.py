@@ -43,6 +43,7 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
             for model, info in sorted(account.models.items())
             if "aliasOf" not in info
         },
+        "quota_groups": account.quota_groups,
         "token_expires": iso(account.token_expiry) if account.token_expiry else None,
         "last_used": iso(account.last_used) if account.last_used else None,
         "usage": usage,
@@ -65,15 +66,20 @@ def summary_line(row: dict) -> str:
 
 
 def quota_lines(row: dict) -> list[str]:
-    """A bar per model: the remaining fraction and when it resets."""
+    """A bar per model, then per quota bucket (5-hour, weekly): the remaining fraction and when it resets."""
+    bars = [(model, q.get("remainingFraction"), q.get("resetTime")) for model, q in row["quota"].items()]
+    bars += [
+        (f"{group['displayName']} ({bucket.get('window', '?')})", bucket["remainingFraction"], bucket.get("resetTime"))
+        for group in row["quota_groups"]
+        for bucket in group["buckets"]
+    ]
     lines = []
-    for model, quota in row["quota"].items():
-        fraction = quota.get("remainingFraction")
+    for name, fraction, reset_time in bars:
         if fraction is None:
             continue
         filled = round(fraction * BAR_WIDTH)
-        reset = f"  resets {quota['resetTime']}" if quota.get("resetTime") else ""
-        lines.append(f"      {model:<28} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {fraction:>4.0%}{reset}")
+        reset = f"  resets {reset_time}" if reset_time else ""
+        lines.append(f"      {name:<28} {'█' * filled}{'░' * (BAR_WIDTH - filled)} {fraction:>4.0%}{reset}")
     return lines
 
 

@@ -27,7 +27,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     disabled_reason TEXT NOT NULL DEFAULT '',
     models TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
-    last_used REAL NOT NULL DEFAULT 0
+    last_used REAL NOT NULL DEFAULT 0,
+    quota_groups TEXT NOT NULL DEFAULT '[]'
 );
 CREATE TABLE IF NOT EXISTS cooldowns (
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -50,6 +51,9 @@ CREATE TABLE IF NOT EXISTS usage (
 );
 """
 ACCOUNT_WIDE = "*"  # the cooldown model key that benches an account for every model
+JSON_FIELDS = ("models", "quota_groups")
+# Columns added after a database may have been created: (name, definition).
+ADDED_COLUMNS = (("quota_groups", "TEXT NOT NULL DEFAULT '[]'"),)
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class Account:
     disabled_reason: str
     models: dict
     last_used: float
+    quota_groups: list = field(default_factory=list)  # retrieveUserQuotaSummary: 5-hour and weekly buckets
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,7 @@ class Store:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
+        _add_columns(conn)
         return conn
 
     def close(self) -> None:
@@ -296,10 +302,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _add_columns(conn: sqlite3.Connection) -> None:
+    """Bring a database made by an older version up to the current columns."""
+    present = {row["name"] for row in conn.execute("PRAGMA table_info(accounts)")}
+    for name, definition in ADDED_COLUMNS:
+        if name not in present:
+            try:
+                conn.execute(f"ALTER TABLE accounts ADD COLUMN {name} {definition}")
+            except sqlite3.OperationalError as exc:  # another worker added it first
+                if "duplicate column" not in str(exc):
+                    raise
+
+
 def _update(conn: sqlite3.Connection, account_id: int, fields: dict) -> None:
     if not fields:
         return
-    values = {k: json.dumps(v) if k == "models" else v for k, v in fields.items()}
+    values = {k: json.dumps(v) if k in JSON_FIELDS else v for k, v in fields.items()}
     columns = ", ".join(f"{name} = :{name}" for name in values)  # names come from our code, not input
     conn.execute(f"UPDATE accounts SET {columns} WHERE id = :id", {**values, "id": account_id})
 
@@ -317,4 +335,5 @@ def _account(row: sqlite3.Row) -> Account:
         disabled_reason=row["disabled_reason"],
         models=json.loads(row["models"] or "{}"),
         last_used=row["last_used"],
+        quota_groups=json.loads(row["quota_groups"] or "[]"),
     )

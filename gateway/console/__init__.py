@@ -1,0 +1,1 @@
+"""The operator console at /console: the pool at a glance, in the browser (views.bp)."""

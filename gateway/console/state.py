@@ -1,0 +1,48 @@
+"""What the console shows, as one JSON document: the pool as `gateway accounts list` sees it, usage of
+the last 24 hours, and the last requests. Never a token or a key: the account rows are those of
+`accounts list --json`, and the requests are the ones the activity log keeps."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+
+from ..accounts.report import describe_all
+from ..activity import COUNTS, HOURS
+from ..services import Services
+
+
+def pool_state(gateway: Services, now: float) -> dict:
+    """The console's whole view as of `now`: accounts, totals, usage by model and by hour, last requests."""
+    accounts = describe_all(gateway.store, now)
+    hourly = gateway.activity.hourly(now)
+    per_account = _summed(hourly, "account")
+    for account in accounts:
+        account["usage_24h"] = per_account.get(account["email"], _zero())
+    states = Counter(account["state"] for account in accounts)
+    totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
+    return {
+        "now": now,
+        "accounts": accounts,
+        "totals": {"accounts": len(accounts), **{s: states[s] for s in ("active", "cooling", "disabled")}, **totals},
+        "models_24h": [{"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items())],
+        "hours": _by_hour(hourly, int(now // 3600)),
+        "recent": gateway.activity.recent(),
+    }
+
+
+def _zero() -> dict:
+    return dict.fromkeys(COUNTS, 0)
+
+
+def _summed(rows: list[dict], by: str) -> dict:
+    sums: defaultdict = defaultdict(_zero)
+    for row in rows:
+        for name in COUNTS:
+            sums[row[by]][name] += row[name]
+    return dict(sums)
+
+
+def _by_hour(rows: list[dict], this_hour: int) -> list[dict]:
+    """Requests and failures in each of the last 24 hours, oldest first (for the chart)."""
+    sums = _summed(rows, "hour")
+    return [{"hour": hour * 3600, **sums.get(hour, _zero())} for hour in range(this_hour - HOURS + 1, this_hour + 1)]

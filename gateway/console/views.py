@@ -1,0 +1,143 @@
+"""The console's routes: the page, its login, its JSON, and the account buttons."""
+
+from __future__ import annotations
+
+import time
+
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+
+from ..accounts.actions import fetch_quota, set_enabled
+from ..accounts.report import describe_all
+from ..errors import GatewayError, json_response
+from ..services import services
+from . import access
+from .state import pool_state
+
+bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
+
+# No inline script or style, nothing from elsewhere, never framed: a page that could be tricked into
+# running someone else's script would hold the operator's buttons.
+SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+ACTIONS = ("enable", "disable", "quota")
+
+
+@bp.before_request
+def guard() -> None:
+    """Who may reach it first, then the CSRF token of every POST; pages check the login themselves."""
+    settings = services().settings
+    access.check_reachable(settings)
+    g.console_session = access.current_session(settings)
+    if request.method == "POST":
+        access.check_csrf(settings, g.console_session)
+
+
+@bp.after_request
+def secure(response: Response) -> Response:
+    response.headers.update(SECURITY_HEADERS)
+    fresh = g.get("new_console_session")
+    if fresh is not None:
+        access.set_cookie(response, services().settings, fresh)
+    return response
+
+
+def _session() -> access.Session:
+    """This browser's session, opened now if it has none (the login form's CSRF token needs one)."""
+    if g.console_session is None:
+        g.console_session = g.new_console_session = access.new_session(admin=False)
+    return g.console_session
+
+
+def _authorized() -> bool:
+    return access.authorized(services().settings, g.console_session)
+
+
+@bp.get("")
+def page() -> Response | str:
+    if not _authorized():
+        return redirect(url_for("console.login"), 303)
+    gateway = services()
+    return render_template(
+        "console.html",
+        state=pool_state(gateway, time.time()),
+        csrf=access.csrf_token(gateway.settings, _session()),
+        auth=gateway.settings.auth_mode != "off",
+    )
+
+
+@bp.get("/")
+def trailing_slash() -> Response:
+    return redirect(url_for("console.page"), 308)
+
+
+@bp.get("/login")
+def login() -> Response | str:
+    settings = services().settings
+    if settings.auth_mode == "off" or _authorized():
+        return redirect(url_for("console.page"), 303)
+    return render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=False)
+
+
+@bp.post("/login")
+def login_submit() -> Response | tuple[str, int]:
+    settings = services().settings
+    if settings.auth_mode == "off":
+        return redirect(url_for("console.page"), 303)
+    if not access.admin_key_matches(settings, request.form.get("key", "")):
+        page = render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=True)
+        return page, 401
+    g.new_console_session = access.new_session(admin=True)  # a new id: nothing from before the login carries over
+    return redirect(url_for("console.page"), 303)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    response = redirect(url_for("console.login"), 303)
+    access.clear_cookie(response)
+    return response
+
+
+@bp.get("/api/state")
+def state() -> Response:
+    _require_login()
+    return json_response(pool_state(services(), time.time()))
+
+
+@bp.post("/api/accounts/<int:account_id>/<action>")
+def account_action(account_id: int, action: str) -> Response:
+    _require_login()
+    if action not in ACTIONS:
+        abort(404)
+    gateway = services()
+    account = gateway.store.get(account_id)
+    if account is None:
+        raise GatewayError(404, f"No account {account_id}.")
+    error = ""
+    if action == "quota":
+        error = fetch_quota(gateway.pool, account)
+    else:
+        set_enabled(gateway.pool, account, action == "enable")
+    if request.accept_mimetypes.best != "application/json":
+        return redirect(url_for("console.page"), 303)  # a plain form post, without the script
+    row = next(r for r in describe_all(gateway.store, time.time()) if r["id"] == account_id)
+    return json_response({"account": row, "error": error})
+
+
+@bp.post("", defaults={"rest": ""})
+@bp.post("/<path:rest>")
+def no_such_action(rest: str) -> Response:
+    """Any other POST under /console: refused for its missing token by guard() first, as every POST is."""
+    abort(405 if not rest else 404)
+
+
+def _require_login() -> None:
+    if not _authorized():
+        raise GatewayError(401, "Log in to the console first (/console/login).")
