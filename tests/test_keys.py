@@ -10,6 +10,7 @@ import requests
 from gateway import create_app
 from gateway.keys.store import KeyStore
 from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
+from tests.console_helper import csrf_of
 from tests.test_observability import metric, request_lines
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -181,11 +182,14 @@ def app_with_a_team_key(tmp_path, **env: str):
     return app.test_client(), secret
 
 
-def test_team_keys_never_open_the_console(tmp_path):
+def test_team_keys_never_open_the_console_or_metrics(tmp_path):
     client, secret = app_with_a_team_key(tmp_path, GATEWAY_AUTH_MODE="strict", GATEWAY_API_KEY="admin-key")
-    for path in ("/console", "/console/login", "/metrics"):
-        assert client.get(path, headers={"x-goog-api-key": secret}).status_code == 401
-    assert client.get("/console", headers={"x-goog-api-key": "admin-key"}).status_code == 404  # not built here
+    assert client.get("/metrics", headers={"x-goog-api-key": secret}).status_code == 401
+    assert client.get("/console", headers={"x-goog-api-key": secret}).status_code == 303  # to the login form
+    form = client.get("/console/login").get_data(as_text=True)
+    login = client.post("/console/login", data={"key": secret, "csrf_token": csrf_of(form)})
+    assert login.status_code == 401 and "gateway_console=" not in login.headers.get("Set-Cookie", "")
+    assert client.get("/console").status_code == 303
 
 
 def test_auth_on_without_an_admin_key_serves_team_keys(tmp_path):

@@ -47,6 +47,8 @@ class RedisState:
 
     @property
     def shared_state(self) -> str:
+        """What /healthz reports. Requests may go a second on the last view of Redis, so ask it now."""
+        self._shared(lambda r: r.ping())
         return "degraded" if self.degraded else "redis"
 
     def _shared(self, action, fallback=None):
@@ -58,6 +60,9 @@ class RedisState:
         except redis.RedisError as exc:
             log.warning("Redis unavailable (%s): serving from this host's local state", type(exc).__name__)
             self._down_until = time.monotonic() + RETRY_AFTER
+            # Every pooled connection died with the server: the next try, once it is back, must not meet them one
+            # by one (each would fail and put off recovery by another RETRY_AFTER).
+            self.redis.connection_pool.disconnect()
             return fallback
 
     # ---- reads ----
