@@ -21,6 +21,18 @@ def test_snapshot_sees_other_connections_commits(tmp_path):
     assert mine.snapshot() is snapshot  # nothing changed: no reload
 
 
+def test_writes_beside_the_pool_do_not_reload_its_snapshot(tmp_path):
+    mine, theirs = Store(tmp_path / "db"), Store(tmp_path / "db")
+    account = theirs.upsert("a@example.com", "rt")
+    snapshot = mine.snapshot()
+    theirs.add_usage({(account.id, "m"): Tally(requests=1)})  # usage, key hits, signatures: not the pool's
+    theirs.conn.execute("CREATE TABLE beside (x)")
+    theirs.conn.execute("INSERT INTO beside VALUES (1)")
+    assert mine.snapshot() is snapshot
+    mine.update(account.id, tier="standard-tier")  # our own write to the pool's tables: seen at once
+    assert mine.snapshot().accounts[0].tier == "standard-tier"
+
+
 def test_a_database_from_before_quota_groups_gains_the_column(tmp_path):
     import sqlite3
 

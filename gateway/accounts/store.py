@@ -50,6 +50,22 @@ CREATE TABLE IF NOT EXISTS usage (
     PRIMARY KEY (account_id, model)
 );
 """
+# The pool's snapshot reloads when what it holds changes, and only then: the same file also takes writes for
+# other things (team-key hits and thought signatures per request, usage and last use once a second), which moved
+# SQLite's data_version and made every worker re-read every account on nearly every request. An account's
+# last use and refresh lock are not what the pool decides on: their changes alone do not reload it.
+SNAPSHOT_COLUMNS = "email, refresh_token, access_token, token_expiry, project, tier, enabled, disabled_reason, models"
+GENERATION = f"""
+CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
+INSERT OR IGNORE INTO generation VALUES (1, 0);
+CREATE TRIGGER IF NOT EXISTS accounts_insert AFTER INSERT ON accounts BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS accounts_delete AFTER DELETE ON accounts BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS accounts_update AFTER UPDATE OF {SNAPSHOT_COLUMNS}, quota_groups ON accounts
+    BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS cooldowns_insert AFTER INSERT ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS cooldowns_delete AFTER DELETE ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS cooldowns_update AFTER UPDATE ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
+"""
 ACCOUNT_WIDE = "*"  # the cooldown model key that benches an account for every model
 JSON_FIELDS = ("models", "quota_groups")
 # Columns added after a database may have been created: (name, definition).
@@ -148,6 +164,7 @@ class Store:
         conn.execute("PRAGMA foreign_keys=ON")
         conn.executescript(SCHEMA)
         _add_columns(conn)
+        conn.executescript(GENERATION)
         return conn
 
     def close(self) -> None:
@@ -171,16 +188,14 @@ class Store:
                 if conn.in_transaction:  # SQLite has rolled back by itself after some errors (a full disk)
                     conn.execute("ROLLBACK")
                 raise
-            finally:
-                self._snapshot = None  # our own commits do not move data_version
 
     def snapshot(self) -> Snapshot:
-        """The current accounts and cooldowns; one cheap PRAGMA when nothing changed."""
+        """The current accounts and cooldowns; one cheap read of the generation when nothing changed."""
         with self._lock:
             return self._current_snapshot()
 
     def _current_snapshot(self) -> Snapshot:
-        version = self.conn.execute("PRAGMA data_version").fetchone()[0]
+        version = self.conn.execute("SELECT n FROM generation").fetchone()[0]
         if self._snapshot is None or version != self._version:
             accounts = tuple(_account(row) for row in self.conn.execute("SELECT * FROM accounts ORDER BY id"))
             cooldowns = {
