@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
@@ -21,12 +24,22 @@ from tests.fake_upstream import FakeGoogle
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-0123456789"
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there, gateway"}]}]}
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], T], seconds: float = 10.0) -> T:
+    """Poll a condition until it is truthy, failing after `seconds`; its last value."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return result
 
 
 def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -190,6 +203,11 @@ def emptied(gateway: Gateway) -> Gateway:
 def gateway(served, upstream) -> Gateway:
     """The shared gateway with an empty pool and a fresh fake Google."""
     return emptied(served)
+
+
+def accounts_by_email(gateway: Gateway) -> dict[str, dict]:
+    """`gateway accounts list --json`, keyed by email."""
+    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
 
 
 def quota_error(retry_delay: str = "", message: str = "Resource has been exhausted", **metadata) -> dict:

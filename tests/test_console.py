@@ -10,29 +10,26 @@ import requests
 
 from gateway.activity import RECENT, RedisActivity, SqliteActivity
 from gateway.console.access import loopback_host
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, quota_error, start_gateway
+from tests.conftest import (
+    API_KEY,
+    HELLO,
+    accounts_by_email,
+    add_account,
+    gateway_env,
+    quota_error,
+    start_gateway,
+    wait_for,
+)
 from tests.console_helper import console_session, csrf_of, page_token
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 
 
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return result
-
-
 def state(session: requests.Session, gateway) -> dict:
     answer = session.get(gateway.url + "/console/api/state", timeout=10)
     assert answer.status_code == 200, answer.text
     return answer.json()
-
-
-def listed(gateway) -> dict[str, dict]:
-    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +141,7 @@ def test_posts_without_the_csrf_token_are_refused(gateway, account):
     for answer in refused:
         assert answer.status_code == 403, answer.text
         assert answer.json()["error"]["status"] == "PERMISSION_DENIED"
-    assert listed(gateway)[account]["state"] == "active"
+    assert accounts_by_email(gateway)[account]["state"] == "active"
     done = session.post(action, headers={"X-CSRF-Token": token, "Accept": "application/json"}, timeout=10)
     assert done.status_code == 200 and done.json()["account"]["state"] == "disabled"
 
@@ -155,9 +152,9 @@ def test_buttons_work_as_plain_forms(gateway, account):
     form = {"csrf_token": csrf_of(session.get(gateway.url + "/console", timeout=10).text)}
     answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/disable", data=form, timeout=10)
     assert answer.status_code == 200 and answer.url == gateway.url + "/console"
-    assert listed(gateway)[account]["disabled_reason"] == "disabled by the operator"
+    assert accounts_by_email(gateway)[account]["disabled_reason"] == "disabled by the operator"
     session.post(f"{gateway.url}/console/api/accounts/{account_id}/enable", data=form, timeout=10)
-    assert listed(gateway)[account]["state"] == "active"
+    assert accounts_by_email(gateway)[account]["state"] == "active"
     assert session.post(f"{gateway.url}/console/api/accounts/{account_id}/remove", data=form).status_code == 404
     assert session.post(f"{gateway.url}/console/api/accounts/99999/enable", data=form).status_code == 404
     assert session.post(f"{gateway.url}/console", data=form).status_code == 405
@@ -170,7 +167,7 @@ def test_quota_button_stores_what_google_reports(gateway, upstream, account):
     headers = {"X-CSRF-Token": page_token(session, gateway), "Accept": "application/json"}
     answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
     assert answer.status_code == 200 and answer.json()["error"] == ""
-    assert listed(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
+    assert accounts_by_email(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
     upstream.script("fetchAvailableModels", Reply(403, {"error": {"code": 403, "message": "no", "status": "X"}}))
     failed = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
     assert failed.json()["error"]
@@ -260,7 +257,7 @@ def test_auth_off_still_needs_the_csrf_token(open_gateway, upstream):
     assert requests.post(action, headers={"Origin": "http://evil.example"}, timeout=10).status_code == 403
     token = page_token(session, open_gateway)
     assert session.post(action, headers={"X-CSRF-Token": token}, timeout=10).status_code == 200
-    assert listed(open_gateway)["open@example.com"]["state"] == "disabled"
+    assert accounts_by_email(open_gateway)["open@example.com"]["state"] == "disabled"
 
 
 def test_api_routes_still_need_the_key(gateway):
