@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -9,7 +10,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -90,6 +91,15 @@ class Gateway:
         kwargs.setdefault("timeout", 30)
         return requests.request(method, self.url + path, headers=headers, **kwargs)
 
+    @property
+    def log_path(self) -> Path:
+        """gunicorn's log (master and workers), kept after the gateway stops."""
+        return Path(self.env["GATEWAY_DATA_DIR"]) / "gunicorn.log"
+
+    def log_lines(self) -> list[dict]:
+        """Every log line so far, parsed (a line that is not JSON raises)."""
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -122,6 +132,16 @@ def start_gateway(env: dict[str, str], *gunicorn_args: str) -> Gateway:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start serving in 20 s")
+
+
+@contextlib.contextmanager
+def running_gateway(env: dict[str, str], *gunicorn_args: str) -> Iterator[Gateway]:
+    """A gateway for the length of a `with` block (or a fixture), stopped however the block ends."""
+    gateway = start_gateway(env, *gunicorn_args)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 class RedisServer:
@@ -161,11 +181,9 @@ def redis_server() -> RedisServer:
 @pytest.fixture(scope="session")
 def served_redis(google, redis_server, tmp_path_factory) -> Gateway:
     """A second shared gateway whose pool state goes through Redis."""
-    gateway = start_gateway(
-        gateway_env(google, tmp_path_factory.mktemp("gateway-redis"), GATEWAY_STATE_URL=redis_server.url)
-    )
-    yield gateway
-    gateway.stop()
+    env = gateway_env(google, tmp_path_factory.mktemp("gateway-redis"), GATEWAY_STATE_URL=redis_server.url)
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")
@@ -178,10 +196,8 @@ def google() -> FakeGoogle:
 @pytest.fixture(scope="session")
 def served(google, tmp_path_factory) -> Gateway:
     """One gateway for the whole run (2 gevent workers); tests reset its accounts, not its process."""
-    data_dir = tmp_path_factory.mktemp("gateway")
-    gateway = start_gateway(gateway_env(google, data_dir))
-    yield gateway
-    gateway.stop()
+    with running_gateway(gateway_env(google, tmp_path_factory.mktemp("gateway"))) as gateway:
+        yield gateway
 
 
 @pytest.fixture

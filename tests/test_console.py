@@ -17,7 +17,7 @@ from tests.conftest import (
     add_account,
     gateway_env,
     quota_error,
-    start_gateway,
+    running_gateway,
     wait_for,
 )
 from tests.console_helper import console_session, csrf_of, page_token
@@ -35,9 +35,9 @@ def state(session: requests.Session, gateway) -> dict:
 @pytest.fixture(scope="module")
 def open_gateway(google, tmp_path_factory):
     """A gateway with auth off: the console answers loopback names only."""
-    gateway = start_gateway(gateway_env(google, tmp_path_factory.mktemp("console-open"), GATEWAY_AUTH_MODE="off"))
-    yield gateway
-    gateway.stop()
+    env = gateway_env(google, tmp_path_factory.mktemp("console-open"), GATEWAY_AUTH_MODE="off")
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 @pytest.mark.parametrize(
@@ -78,12 +78,10 @@ def test_cookie_is_secure_behind_https(gateway):
 
 
 def test_forwarded_proto_from_an_untrusted_address_is_ignored(google, tmp_path):
-    gateway = start_gateway(gateway_env(google, tmp_path, GATEWAY_FORWARDED_ALLOW_IPS="10.9.9.9", GATEWAY_WORKERS="1"))
-    try:
+    env = gateway_env(google, tmp_path, GATEWAY_FORWARDED_ALLOW_IPS="10.9.9.9", GATEWAY_WORKERS="1")
+    with running_gateway(env) as gateway:
         form = requests.get(gateway.url + "/console/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
         assert form.status_code == 200 and "Secure" not in form.headers["Set-Cookie"]
-    finally:
-        gateway.stop()
 
 
 @pytest.mark.parametrize("key", ["wrong-key", "", API_KEY + "x"])

@@ -9,7 +9,7 @@ import requests
 
 from gateway import create_app
 from gateway.keys.store import KeyStore
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway, wait_for
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, running_gateway, wait_for
 from tests.test_observability import metric, request_lines
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -189,13 +189,10 @@ def test_auth_on_without_an_admin_key_serves_team_keys(tmp_path):
 
 def test_auto_mode_turns_auth_on_once_a_team_key_exists(google, upstream, tmp_path):
     env = gateway_env(google, tmp_path, GATEWAY_AUTH_MODE="auto", GATEWAY_API_KEY="")
-    gateway = start_gateway(env)  # loopback, no admin key: auth is off
-    try:
+    with running_gateway(env) as gateway:  # loopback, no admin key: auth is off
         add_account(gateway, upstream, "auto@example.com")
         assert gateway.post(GENERATE, HELLO, key=None).status_code == 200
         secret = create(gateway, "first")["key"]
         wait_for(lambda: gateway.post(GENERATE, HELLO, key=None).status_code == 401, seconds=3)
         assert gateway.post(GENERATE, HELLO, key=secret).status_code == 200
         assert gateway.get("/healthz", key=None).status_code == 200
-    finally:
-        gateway.stop()

@@ -3,13 +3,12 @@
 import json
 import re
 import time
-from pathlib import Path
 
 import pytest
 
 from gateway.config import Settings, SettingsError
 from gateway.routing import Fallback, distinct
-from tests.conftest import HELLO, add_account, emptied, gateway_env, quota_error, start_gateway
+from tests.conftest import HELLO, add_account, emptied, gateway_env, quota_error, running_gateway
 from tests.fake_upstream import Reply
 
 # Less specific patterns first: the order they are given in must not matter.
@@ -20,16 +19,14 @@ HIGH, PRO, FLASH = "gemini-3-pro-high", "gemini-2.5-pro", "gemini-2.5-flash"
 
 @pytest.fixture(scope="module")
 def routed_server(google, tmp_path_factory):
-    gateway = start_gateway(
-        gateway_env(
-            google,
-            tmp_path_factory.mktemp("gateway-routing"),
-            GATEWAY_MODEL_ALIASES=ALIASES,
-            GATEWAY_MODEL_FALLBACKS=FALLBACKS,
-        )
+    env = gateway_env(
+        google,
+        tmp_path_factory.mktemp("gateway-routing"),
+        GATEWAY_MODEL_ALIASES=ALIASES,
+        GATEWAY_MODEL_FALLBACKS=FALLBACKS,
     )
-    yield gateway
-    gateway.stop()
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 @pytest.fixture
@@ -60,7 +57,7 @@ def fetch_model_lists(gateway) -> None:
 
 def request_log(gateway, request_id: str) -> dict:
     """The gateway.request log line of one request (written when its last byte is sent)."""
-    log = Path(gateway.env["GATEWAY_DATA_DIR"]) / "gunicorn.log"
+    log = gateway.log_path
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         for line in log.read_text().splitlines():

@@ -15,7 +15,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field
 
-from tests.conftest import API_KEY, add_account, emptied, gateway_env, start_gateway
+from tests.conftest import API_KEY, add_account, emptied, gateway_env, running_gateway
 from tests.fake_upstream import FakeGoogle, Reply, schema_errors
 
 with warnings.catch_warnings():
@@ -54,9 +54,8 @@ def untranslated(google, tmp_path_factory):
         GATEWAY_WORKERS="1",
         GATEWAY_TRANSLATE_OFF="tool_schemas,response_schema",
     )
-    gateway = start_gateway(env)
-    yield gateway
-    gateway.stop()
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 @pytest.fixture(params=["translated", "untranslated"])

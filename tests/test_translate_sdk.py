@@ -9,7 +9,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, running_gateway
 from tests.fake_upstream import ClientGate, Reply
 
 WEATHER_CALL = {"name": "get_weather", "args": {"city": "Paris"}}
@@ -95,7 +95,7 @@ def test_online_adds_google_search(client, gateway, upstream):
     assert client.models.count_tokens(model="gemini-2.5-flash-online", contents="one two").total_tokens == 2
     assert upstream.calls_to("countTokens")[0].body["request"]["model"] == "models/gemini-2.5-flash"
     time.sleep(0.2)  # the request log line is written as the response ends
-    with open(gateway.env["GATEWAY_DATA_DIR"] + "/gunicorn.log") as log:
+    with gateway.log_path.open() as log:
         logged = [json.loads(line) for line in log if "-online:" in line and '"gateway.request"' in line]
     assert [line["model"] for line in logged[-2:]] == ["gemini-2.5-flash"] * 2  # the model actually sent
 
@@ -151,15 +151,13 @@ def old_client(google, tmp_path_factory):
         GATEWAY_USER_AGENT="antigravity/1.11.5 windows/amd64",
         GATEWAY_TRANSLATE_OFF="leading_user",
     )
-    gateway = start_gateway(env)
-    yield gateway
-    gateway.stop()
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 def test_an_old_client_gets_503_and_the_log_says_it_once_a_minute(old_client, upstream):
     add_account(old_client, upstream, "a@example.com")
     upstream.client_gate = ClientGate(oldest="1.11.9", newer_models=("gemini-3-pro-high",), models_from="2.9.0")
-    log = old_client.env["GATEWAY_DATA_DIR"] + "/gunicorn.log"
     for model in ("gemini-2.5-flash", "gemini-3-pro-high", "gemini-2.5-flash", "gemini-3-pro-high"):
         response = old_client.post(f"/v1beta/models/{model}:generateContent", HELLO)
         assert response.status_code == 503 and "GATEWAY_USER_AGENT" in response.json()["error"]["message"]
@@ -167,7 +165,7 @@ def test_an_old_client_gets_503_and_the_log_says_it_once_a_minute(old_client, up
     response = old_client.post("/v1beta/models/gemini-3-pro-high:generateContent", HELLO)  # the model's 404
     assert response.status_code == 503 and "Requested entity was not found" in response.json()["error"]["message"]
     time.sleep(0.2)
-    with open(log) as lines:
+    with old_client.log_path.open() as lines:
         gate_lines = [json.loads(line) for line in lines if "GATEWAY_USER_AGENT" in line and '"level"' in line]
     assert 1 <= len(gate_lines) <= 2  # once a minute in each of the 2 workers
     assert {line["level"] for line in gate_lines} == {"error"}
