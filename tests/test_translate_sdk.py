@@ -9,8 +9,9 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, running_gateway
+from tests.conftest import HELLO, add_account, gateway_env, running_gateway
 from tests.fake_upstream import ClientGate, Reply
+from tests.sdk_helper import genai_client
 
 WEATHER_CALL = {"name": "get_weather", "args": {"city": "Paris"}}
 
@@ -22,7 +23,7 @@ def get_weather(city: str) -> str:
 
 @pytest.fixture
 def client(gateway, account) -> genai.Client:
-    return genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    return genai_client(gateway.url)
 
 
 def sent(upstream) -> list[dict]:

@@ -2,11 +2,11 @@
 
 import pytest
 import requests
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.conftest import API_KEY, HELLO
+from tests.sdk_helper import genai_client
 
 PREFIXES = ["/v1beta", "/v1", "/v1alpha", ""]
 FEATURES = [
@@ -56,7 +56,7 @@ def test_the_key_is_checked_before_the_feature(gateway, path):
 
 
 def test_the_sdk_gets_a_clear_error_for_uploads_and_caches(gateway, tmp_path):
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    client = genai_client(gateway.url)
     notes = tmp_path / "notes.txt"
     notes.write_text("some notes")
     with pytest.raises(genai_errors.APIError) as caught:
