@@ -5,27 +5,21 @@ import time
 
 import pytest
 
-from tests.conftest import HELLO, Gateway, RedisServer, free_port, gateway_env, start_gateway, wait_for
+from tests import test_redis
+from tests.conftest import HELLO, Gateway, wait_for
 from tests.test_keys import GENERATE, create, fresh_post, listed
-from tests.test_redis import add_everywhere
 
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server is not installed")
 
 
+shared = test_redis.shared  # Redis and two gateway hosts pointed at it (a fixture of test_redis.py)
+
+
 @pytest.fixture
-def hosts(google, upstream, tmp_path):
-    server = RedisServer(free_port())
-    started: list[Gateway] = []
-    try:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            started.append(start_gateway(gateway_env(google, tmp_path / name, GATEWAY_STATE_URL=server.url)))
-        add_everywhere(started, upstream, "shared@example.com")
-        yield started
-    finally:
-        for host in started:
-            host.stop()
-        server.stop()
+def hosts(shared, upstream) -> list[Gateway]:
+    _, started = shared
+    test_redis.add_everywhere(started, upstream, "shared@example.com")
+    return started
 
 
 def test_a_key_made_on_one_host_is_limited_on_both(hosts):
