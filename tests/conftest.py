@@ -43,6 +43,11 @@ def wait_for(condition: Callable[[], T], seconds: float = 10.0) -> T:
     return result
 
 
+def request_lines(gateway: Gateway, request_id: str, seconds: float = 5) -> list[dict]:
+    """The log lines carrying one request's id (X-Request-Id), once there is one."""
+    return wait_for(lambda: [line for line in gateway.log_lines() if line["request_id"] == request_id], seconds)
+
+
 def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, str]:
     """The environment that points a gateway (server or CLI) at the fake Google."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and "PROXY" not in k.upper()}

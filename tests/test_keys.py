@@ -9,8 +9,8 @@ import requests
 
 from gateway import create_app
 from gateway.keys.store import KeyStore
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, running_gateway, wait_for
-from tests.test_observability import metric, request_lines
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, request_lines, running_gateway, wait_for
+from tests.test_observability import metric
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 OTHER_FAMILY = "/v1beta/models/gemini-2.0-flash:generateContent"

@@ -1,24 +1,14 @@
 """Request ids, structured logs without secrets, and Prometheus metrics that add up across workers."""
 
 import re
-import time
 
 import requests
 
 from gateway import create_app
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, running_gateway
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, request_lines, running_gateway
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
-
-
-def request_lines(gateway, request_id: str, wait: float = 5) -> list[dict]:
-    deadline = time.monotonic() + wait
-    while True:
-        found = [line for line in gateway.log_lines() if line["request_id"] == request_id]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def metric(text: str, name: str, **labels) -> float:

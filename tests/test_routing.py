@@ -1,14 +1,21 @@
 """Model routing end to end: aliases, fallback chains, and accounts that serve only the models they list."""
 
-import json
 import re
-import time
 
 import pytest
 
 from gateway.config import Settings, SettingsError
 from gateway.routing import Fallback, distinct
-from tests.conftest import HELLO, add_account, emptied, gateway_env, quota_error, running_gateway
+from tests.conftest import (
+    HELLO,
+    add_account,
+    emptied,
+    gateway_env,
+    quota_error,
+    request_lines,
+    running_gateway,
+    wait_for,
+)
 from tests.fake_upstream import Reply
 
 # Less specific patterns first: the order they are given in must not matter.
@@ -57,14 +64,11 @@ def fetch_model_lists(gateway) -> None:
 
 def request_log(gateway, request_id: str) -> dict:
     """The gateway.request log line of one request (written when its last byte is sent)."""
-    log = gateway.log_path
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if request_id in line and '"gateway.request"' in line:
-                return json.loads(line)
-        time.sleep(0.1)
-    raise AssertionError(f"no request log line for {request_id}")
+
+    def traced() -> list[dict]:
+        return [line for line in request_lines(gateway, request_id) if line["logger"] == "gateway.request"]
+
+    return wait_for(traced)[0]
 
 
 def fallback_count(gateway, source: str, target: str) -> float:
