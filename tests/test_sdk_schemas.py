@@ -14,7 +14,7 @@ from google.genai import types
 from pydantic import BaseModel, Field
 
 from tests.conftest import add_account, emptied, gateway_env, running_gateway
-from tests.fake_upstream import FakeGoogle, Reply, schema_errors
+from tests.fake_upstream import FakeGoogle, answer, schema_errors
 from tests.sdk_helper import genai_client, legacy, point_legacy_at
 
 WEATHER_CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris", "days": 2}}}
@@ -59,12 +59,6 @@ def route(request, gateway, upstream):
     served = gateway if request.param == "translated" else emptied(request.getfixturevalue("untranslated"))
     add_account(served, upstream, "alice@example.com")
     return Route(served.url, request.param == "translated")
-
-
-def answer(*parts: dict) -> Reply:
-    return Reply(
-        events=[{"candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": "STOP"}]}]
-    )
 
 
 def generate(route: Route, upstream: FakeGoogle, model: str, contents: str, config, asynchronous: bool = False):

@@ -10,7 +10,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.conftest import HELLO, add_account, gateway_env, running_gateway
-from tests.fake_upstream import ClientGate, Reply
+from tests.fake_upstream import ClientGate, answer
 from tests.sdk_helper import genai_client
 
 WEATHER_CALL = {"name": "get_weather", "args": {"city": "Paris"}}
@@ -34,12 +34,6 @@ def sent(upstream) -> list[dict]:
 def camel(message: dict) -> dict:
     """Keys in camelCase: google-genai writes some nested fields in snake_case (thinking_config's members)."""
     return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): value for key, value in message.items()}
-
-
-def answer(*parts: dict) -> Reply:
-    return Reply(
-        events=[{"candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": "STOP"}]}]
-    )
 
 
 @pytest.mark.parametrize(
