@@ -24,6 +24,7 @@ from tests.fake_upstream import FakeGoogle
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-0123456789"
+GATEWAY_COMMAND = str(Path(sys.executable).parent / "gateway")  # the installed console script
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there, gateway"}]}]}
 T = TypeVar("T")
 
@@ -76,7 +77,7 @@ class Gateway:
     def cli(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
         """Run the installed `gateway` command against this gateway's data (env: overrides)."""
         return subprocess.run(
-            [str(Path(sys.executable).parent / "gateway"), *args],
+            [GATEWAY_COMMAND, *args],
             env={**self.env, **env},
             input=stdin,
             capture_output=True,
@@ -228,7 +229,9 @@ def gateway(served, upstream) -> Gateway:
 
 def accounts_by_email(gateway: Gateway) -> dict[str, dict]:
     """`gateway accounts list --json`, keyed by email."""
-    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
+    result = gateway.cli("accounts", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["email"]: row for row in json.loads(result.stdout)}
 
 
 def quota_error(retry_delay: str = "", message: str = "Resource has been exhausted", **metadata) -> dict:

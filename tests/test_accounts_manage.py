@@ -3,14 +3,12 @@
 import json
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.conftest import HELLO, accounts_by_email, add_account
+from tests.conftest import GATEWAY_COMMAND, HELLO, accounts_by_email, add_account
 from tests.fake_upstream import Reply
 
 
@@ -55,7 +53,7 @@ def test_login_through_the_loopback_redirect(gateway, upstream):
     upstream.add_account("rt-loop", "loop@example.com")
     upstream.add_code("loop-code", "rt-loop")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gateway"), "accounts", "login"],
+        [GATEWAY_COMMAND, "accounts", "login"],
         env={**gateway.env, "BROWSER": "true"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
