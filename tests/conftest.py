@@ -206,6 +206,20 @@ def served(google, tmp_path_factory) -> Gateway:
         yield gateway
 
 
+@pytest.fixture(scope="module")
+def own_gateway(google, tmp_path_factory) -> Callable[..., Gateway]:
+    """Start a module's own gateway: `own_gateway(name, GATEWAY_X=...)`, its data dir new; stopped after the module."""
+    started: list[Gateway] = []
+
+    def start(name: str, **settings: str) -> Gateway:
+        started.append(start_gateway(gateway_env(google, tmp_path_factory.mktemp(name), **settings)))
+        return started[-1]
+
+    yield start
+    for gateway in started:
+        gateway.stop()
+
+
 @pytest.fixture
 def upstream(google) -> FakeGoogle:
     google.reset()

@@ -33,11 +33,9 @@ def state(session: requests.Session, gateway) -> dict:
 
 
 @pytest.fixture(scope="module")
-def open_gateway(google, tmp_path_factory):
+def open_gateway(own_gateway):
     """A gateway with auth off: the console answers loopback names only."""
-    env = gateway_env(google, tmp_path_factory.mktemp("console-open"), GATEWAY_AUTH_MODE="off")
-    with running_gateway(env) as gateway:
-        yield gateway
+    return own_gateway("console-open", GATEWAY_AUTH_MODE="off")
 
 
 @pytest.mark.parametrize(

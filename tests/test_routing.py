@@ -10,10 +10,8 @@ from tests.conftest import (
     HELLO,
     add_account,
     emptied,
-    gateway_env,
     quota_error,
     request_lines,
-    running_gateway,
     wait_for,
 )
 from tests.fake_upstream import Reply
@@ -25,15 +23,8 @@ HIGH, PRO, FLASH = "gemini-3-pro-high", "gemini-2.5-pro", "gemini-2.5-flash"
 
 
 @pytest.fixture(scope="module")
-def routed_server(google, tmp_path_factory):
-    env = gateway_env(
-        google,
-        tmp_path_factory.mktemp("gateway-routing"),
-        GATEWAY_MODEL_ALIASES=ALIASES,
-        GATEWAY_MODEL_FALLBACKS=FALLBACKS,
-    )
-    with running_gateway(env) as gateway:
-        yield gateway
+def routed_server(own_gateway):
+    return own_gateway("gateway-routing", GATEWAY_MODEL_ALIASES=ALIASES, GATEWAY_MODEL_FALLBACKS=FALLBACKS)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field
 
-from tests.conftest import add_account, emptied, gateway_env, running_gateway
+from tests.conftest import add_account, emptied
 from tests.fake_upstream import FakeGoogle, answer, schema_errors
 from tests.sdk_helper import genai_client, legacy, point_legacy_at
 
@@ -41,16 +41,9 @@ class Route(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def untranslated(google, tmp_path_factory):
+def untranslated(own_gateway):
     """A second gateway that sends schemas as the clients wrote them."""
-    env = gateway_env(
-        google,
-        tmp_path_factory.mktemp("untranslated"),
-        GATEWAY_WORKERS="1",
-        GATEWAY_TRANSLATE_OFF="tool_schemas,response_schema",
-    )
-    with running_gateway(env) as gateway:
-        yield gateway
+    return own_gateway("untranslated", GATEWAY_WORKERS="1", GATEWAY_TRANSLATE_OFF="tool_schemas,response_schema")
 
 
 @pytest.fixture(params=["translated", "untranslated"])

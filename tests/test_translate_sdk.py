@@ -9,7 +9,7 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import HELLO, add_account, gateway_env, running_gateway
+from tests.conftest import HELLO, add_account
 from tests.fake_upstream import ClientGate, answer
 from tests.sdk_helper import genai_client
 
@@ -138,16 +138,11 @@ def test_the_version_gate_during_project_discovery_says_what_to_change(gateway, 
 
 
 @pytest.fixture(scope="module")
-def old_client(google, tmp_path_factory):
+def old_client(own_gateway):
     """A gateway sending an outdated User-Agent, with the leading_user rule switched off."""
-    env = gateway_env(
-        google,
-        tmp_path_factory.mktemp("old-client"),
-        GATEWAY_USER_AGENT="antigravity/1.11.5 windows/amd64",
-        GATEWAY_TRANSLATE_OFF="leading_user",
+    return own_gateway(
+        "old-client", GATEWAY_USER_AGENT="antigravity/1.11.5 windows/amd64", GATEWAY_TRANSLATE_OFF="leading_user"
     )
-    with running_gateway(env) as gateway:
-        yield gateway
 
 
 def test_an_old_client_gets_503_and_the_log_says_it_once_a_minute(old_client, upstream):
