@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 import redis
@@ -20,13 +24,29 @@ from tests.fake_upstream import FakeGoogle
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-0123456789"
+GATEWAY_COMMAND = str(Path(sys.executable).parent / "gateway")  # the installed console script
 HELLO = {"contents": [{"role": "user", "parts": [{"text": "Hello there, gateway"}]}]}
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def wait_for(condition: Callable[[], T], seconds: float = 10.0) -> T:
+    """Poll a condition until it is truthy, failing after `seconds`; its last value."""
+    deadline = time.monotonic() + seconds
+    while not (result := condition()):
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.05)
+    return result
+
+
+def request_lines(gateway: Gateway, request_id: str, seconds: float = 5) -> list[dict]:
+    """The log lines carrying one request's id (X-Request-Id), once there is one."""
+    return wait_for(lambda: [line for line in gateway.log_lines() if line["request_id"] == request_id], seconds)
 
 
 def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, str]:
@@ -57,7 +77,7 @@ class Gateway:
     def cli(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
         """Run the installed `gateway` command against this gateway's data (env: overrides)."""
         return subprocess.run(
-            [str(Path(sys.executable).parent / "gateway"), *args],
+            [GATEWAY_COMMAND, *args],
             env={**self.env, **env},
             input=stdin,
             capture_output=True,
@@ -76,6 +96,15 @@ class Gateway:
         headers = {**({"x-goog-api-key": key} if key else {}), **(headers or {})}
         kwargs.setdefault("timeout", 30)
         return requests.request(method, self.url + path, headers=headers, **kwargs)
+
+    @property
+    def log_path(self) -> Path:
+        """gunicorn's log (master and workers), kept after the gateway stops."""
+        return Path(self.env["GATEWAY_DATA_DIR"]) / "gunicorn.log"
+
+    def log_lines(self) -> list[dict]:
+        """Every log line so far, parsed (a line that is not JSON raises)."""
+        return [json.loads(line) for line in self.log_path.read_text().splitlines() if line.strip()]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -109,6 +138,16 @@ def start_gateway(env: dict[str, str], *gunicorn_args: str) -> Gateway:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("gunicorn did not start serving in 20 s")
+
+
+@contextlib.contextmanager
+def running_gateway(env: dict[str, str], *gunicorn_args: str) -> Iterator[Gateway]:
+    """A gateway for the length of a `with` block (or a fixture), stopped however the block ends."""
+    gateway = start_gateway(env, *gunicorn_args)
+    try:
+        yield gateway
+    finally:
+        gateway.stop()
 
 
 class RedisServer:
@@ -148,11 +187,9 @@ def redis_server() -> RedisServer:
 @pytest.fixture(scope="session")
 def served_redis(google, redis_server, tmp_path_factory) -> Gateway:
     """A second shared gateway whose pool state goes through Redis."""
-    gateway = start_gateway(
-        gateway_env(google, tmp_path_factory.mktemp("gateway-redis"), GATEWAY_STATE_URL=redis_server.url)
-    )
-    yield gateway
-    gateway.stop()
+    env = gateway_env(google, tmp_path_factory.mktemp("gateway-redis"), GATEWAY_STATE_URL=redis_server.url)
+    with running_gateway(env) as gateway:
+        yield gateway
 
 
 @pytest.fixture(scope="session")
@@ -165,10 +202,22 @@ def google() -> FakeGoogle:
 @pytest.fixture(scope="session")
 def served(google, tmp_path_factory) -> Gateway:
     """One gateway for the whole run (2 gevent workers); tests reset its accounts, not its process."""
-    data_dir = tmp_path_factory.mktemp("gateway")
-    gateway = start_gateway(gateway_env(google, data_dir))
-    yield gateway
-    gateway.stop()
+    with running_gateway(gateway_env(google, tmp_path_factory.mktemp("gateway"))) as gateway:
+        yield gateway
+
+
+@pytest.fixture(scope="module")
+def own_gateway(google, tmp_path_factory) -> Callable[..., Gateway]:
+    """Start a module's own gateway: `own_gateway(name, GATEWAY_X=...)`, its data dir new; stopped after the module."""
+    started: list[Gateway] = []
+
+    def start(name: str, **settings: str) -> Gateway:
+        started.append(start_gateway(gateway_env(google, tmp_path_factory.mktemp(name), **settings)))
+        return started[-1]
+
+    yield start
+    for gateway in started:
+        gateway.stop()
 
 
 @pytest.fixture
@@ -190,6 +239,13 @@ def emptied(gateway: Gateway) -> Gateway:
 def gateway(served, upstream) -> Gateway:
     """The shared gateway with an empty pool and a fresh fake Google."""
     return emptied(served)
+
+
+def accounts_by_email(gateway: Gateway) -> dict[str, dict]:
+    """`gateway accounts list --json`, keyed by email."""
+    result = gateway.cli("accounts", "list", "--json")
+    assert result.returncode == 0, result.stderr
+    return {row["email"]: row for row in json.loads(result.stdout)}
 
 
 def quota_error(retry_delay: str = "", message: str = "Resource has been exhausted", **metadata) -> dict:

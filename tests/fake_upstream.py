@@ -641,6 +641,13 @@ def _camel_name(name: str) -> str:
 SIGNATURE_SENTINELS = frozenset({"skip_thought_signature_validator", "context_engineering_is_the_way_to_go"})
 
 
+def answer(*parts: dict) -> Reply:
+    """A scripted reply: one finished model turn of these parts."""
+    return Reply(
+        events=[{"candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": "STOP"}]}]
+    )
+
+
 def function_call(name: str, args: dict) -> dict:
     """An answer that calls one function; the fake signs it when the model is a Gemini 3 one."""
     part = {"functionCall": {"name": name, "args": args}}

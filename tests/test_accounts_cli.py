@@ -7,19 +7,13 @@ import time
 
 import pytest
 
-from tests.conftest import HELLO, add_account
+from tests.conftest import HELLO, accounts_by_email, add_account
 from tests.fake_upstream import Reply
 
 
 def write(path, payload) -> str:
     path.write_text(json.dumps(payload))
     return str(path)
-
-
-def listed(gateway) -> dict[str, dict]:
-    result = gateway.cli("accounts", "list", "--json")
-    assert result.returncode == 0, result.stderr
-    return {row["email"]: row for row in json.loads(result.stdout)}
 
 
 def test_import_export_format_verifies_and_activates(gateway, upstream, tmp_path):
@@ -38,7 +32,7 @@ def test_import_export_format_verifies_and_activates(gateway, upstream, tmp_path
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 2 and all("active" in line for line in lines)
-    rows = listed(gateway)
+    rows = accounts_by_email(gateway)
     assert rows["one@example.com"]["state"] == "active" and rows["one@example.com"]["project"] == "proj-one"
     assert rows["two@example.com"]["tier"] == "standard-tier"
     assert "gemini-2.5-flash" in rows["one@example.com"]["quota"]
@@ -51,7 +45,7 @@ def test_import_bare_list_looks_up_missing_emails(gateway, upstream, tmp_path):
     result = gateway.cli("accounts", "import", write(tmp_path / "list.json", [{"refresh_token": "rt-x"}]))
     assert result.returncode == 0, result.stderr
     assert "looked-up@example.com" in result.stdout
-    assert listed(gateway)["looked-up@example.com"]["state"] == "active"
+    assert accounts_by_email(gateway)["looked-up@example.com"]["state"] == "active"
 
 
 def test_import_antigravity_manager_data_folder(gateway, upstream, tmp_path):
@@ -68,7 +62,7 @@ def test_import_antigravity_manager_data_folder(gateway, upstream, tmp_path):
     )
     result = gateway.cli("accounts", "import", str(tmp_path))
     assert result.returncode == 0, result.stderr
-    assert listed(gateway)["am@example.com"]["project"] == "proj-am"
+    assert accounts_by_email(gateway)["am@example.com"]["project"] == "proj-am"
 
 
 def test_import_onboards_a_new_free_tier_account(gateway, upstream, tmp_path):
@@ -77,7 +71,7 @@ def test_import_onboards_a_new_free_tier_account(gateway, upstream, tmp_path):
         "accounts", "import", write(tmp_path / "a.json", [{"email": "new@example.com", "refresh_token": "rt-new"}])
     )
     assert result.returncode == 0, result.stderr
-    assert listed(gateway)["new@example.com"]["project"] == "proj-new"
+    assert accounts_by_email(gateway)["new@example.com"]["project"] == "proj-new"
     [onboard] = upstream.calls_to("onboardUser")
     assert onboard.body["tierId"] == "free-tier" and "cloudaicompanionProject" not in onboard.body
 
@@ -98,7 +92,7 @@ def test_revoked_token_is_stored_disabled_with_the_reason(gateway, upstream, tmp
     )
     assert result.returncode == 0, result.stderr
     assert "invalid_grant" in result.stdout
-    rows = listed(gateway)
+    rows = accounts_by_email(gateway)
     assert rows["dead@example.com"]["state"] == "disabled"
     assert "invalid_grant" in rows["dead@example.com"]["disabled_reason"]
     assert rows["ok@example.com"]["state"] == "active"
@@ -109,7 +103,7 @@ def test_reimport_updates_instead_of_duplicating(gateway, upstream, tmp_path):
     source = write(tmp_path / "a.json", [{"email": "one@example.com", "refresh_token": "rt-1"}])
     gateway.cli("accounts", "import", source)
     gateway.cli("accounts", "import", source)
-    assert list(listed(gateway)) == ["one@example.com"]
+    assert list(accounts_by_email(gateway)) == ["one@example.com"]
 
 
 def test_list_never_prints_a_token(gateway, upstream, tmp_path):
@@ -124,7 +118,7 @@ def test_list_never_prints_a_token(gateway, upstream, tmp_path):
         output = gateway.cli(*args).stdout
         assert "s@example.com" in output
         assert "rt-secret-value" not in output and "ya29." not in output
-    row = listed(gateway)["s@example.com"]
+    row = accounts_by_email(gateway)["s@example.com"]
     assert {"email", "state", "disabled_reason", "project", "tier", "cooldowns"} <= set(row)
 
 
@@ -170,7 +164,7 @@ def test_usage_is_recorded_per_account_and_model(gateway, upstream):
     usage = {}
     while time.monotonic() < deadline and usage.get("requests", 0) < 3:
         time.sleep(0.2)
-        usage = listed(gateway)["u@example.com"]["usage"].get("gemini-2.5-flash", {})
+        usage = accounts_by_email(gateway)["u@example.com"]["usage"].get("gemini-2.5-flash", {})
     assert usage["requests"] == 3
     assert usage["failures"] == {"400": 1} and usage["last_error"] == "400: bad"
     assert usage["tokens_in"] == 6 and usage["tokens_out"] == 4

@@ -3,19 +3,13 @@
 import json
 import re
 import subprocess
-import sys
 import time
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from tests.conftest import HELLO, add_account
+from tests.conftest import GATEWAY_COMMAND, HELLO, accounts_by_email, add_account
 from tests.fake_upstream import Reply
-
-
-def rows(gateway) -> dict[str, dict]:
-    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
 
 
 def test_add_verifies_and_stores(gateway, upstream):
@@ -23,14 +17,14 @@ def test_add_verifies_and_stores(gateway, upstream):
     result = gateway.cli("accounts", "add", "--refresh-token", "rt-add")
     assert result.returncode == 0, result.stderr
     assert "added@example.com: active" in result.stdout
-    assert rows(gateway)["added@example.com"]["project"] == "proj-add"
+    assert accounts_by_email(gateway)["added@example.com"]["project"] == "proj-add"
 
 
 def test_add_refuses_a_revoked_token_and_stores_nothing(gateway, upstream):
     upstream.add_account("rt-dead", "dead@example.com", revoked=True)
     result = gateway.cli("accounts", "add", "--refresh-token", "rt-dead", "--email", "dead@example.com")
     assert result.returncode != 0 and "invalid or revoked" in result.stderr
-    assert rows(gateway) == {}
+    assert accounts_by_email(gateway) == {}
 
 
 def test_login_with_a_pasted_code(gateway, upstream):
@@ -44,7 +38,7 @@ def test_login_with_a_pasted_code(gateway, upstream):
     query = parse_qs(urlsplit(url).query)
     assert query["access_type"] == ["offline"] and query["code_challenge_method"] == ["S256"]
     assert "https://www.googleapis.com/auth/cloud-platform" in query["scope"][0].split()
-    assert rows(gateway)["login@example.com"]["state"] == "active"
+    assert accounts_by_email(gateway)["login@example.com"]["state"] == "active"
 
 
 def test_login_rejects_a_url_from_another_sign_in(gateway, upstream):
@@ -59,7 +53,7 @@ def test_login_through_the_loopback_redirect(gateway, upstream):
     upstream.add_account("rt-loop", "loop@example.com")
     upstream.add_code("loop-code", "rt-loop")
     process = subprocess.Popen(
-        [str(Path(sys.executable).parent / "gateway"), "accounts", "login"],
+        [GATEWAY_COMMAND, "accounts", "login"],
         env={**gateway.env, "BROWSER": "true"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -80,7 +74,7 @@ def test_login_through_the_loopback_redirect(gateway, upstream):
     finally:
         process.kill()
     assert process.returncode == 0, err
-    assert rows(gateway)["loop@example.com"]["state"] == "active"
+    assert accounts_by_email(gateway)["loop@example.com"]["state"] == "active"
 
 
 def test_export_then_import_gives_the_same_accounts(gateway, upstream, tmp_path):
@@ -98,22 +92,22 @@ def test_export_then_import_gives_the_same_accounts(gateway, upstream, tmp_path)
     }
     for email in ("x@example.com", "y@example.com"):
         assert gateway.cli("accounts", "remove", email, "--yes").returncode == 0
-    assert rows(gateway) == {}
+    assert accounts_by_email(gateway) == {}
     assert gateway.cli("accounts", "import", str(exported)).returncode == 0
-    assert sorted(rows(gateway)) == ["x@example.com", "y@example.com"]
+    assert sorted(accounts_by_email(gateway)) == ["x@example.com", "y@example.com"]
 
 
 def test_disable_enable_remove(gateway, upstream):
     account_id = add_account(gateway, upstream, "d@example.com")
     assert gateway.cli("accounts", "disable", "d@example.com").returncode == 0
-    assert rows(gateway)["d@example.com"]["state"] == "disabled"
+    assert accounts_by_email(gateway)["d@example.com"]["state"] == "disabled"
     assert gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO).status_code == 503
     assert gateway.cli("accounts", "enable", str(account_id)).returncode == 0
     assert gateway.post("/v1beta/models/gemini-2.5-flash:generateContent", HELLO).status_code == 200
     refused = gateway.cli("accounts", "remove", "d@example.com", stdin="n\n")
-    assert refused.returncode != 0 and "d@example.com" in rows(gateway)
+    assert refused.returncode != 0 and "d@example.com" in accounts_by_email(gateway)
     assert gateway.cli("accounts", "remove", "d@example.com", "--yes").returncode == 0
-    assert rows(gateway) == {}
+    assert accounts_by_email(gateway) == {}
     missing = gateway.cli("accounts", "disable", "ghost@example.com")
     assert missing.returncode != 0 and "no account" in missing.stderr
 
@@ -146,7 +140,7 @@ def test_quota_fetches_stores_and_shows_bars(gateway, upstream):
     result = gateway.cli("accounts", "quota")
     assert result.returncode == 0, result.stderr
     assert "░░░░░░░░░░   0%" in result.stdout and "██████████ 100%" in result.stdout
-    assert rows(gateway)["q1@example.com"]["quota"]["gemini-2.5-flash"]["remainingFraction"] == 0.0
+    assert accounts_by_email(gateway)["q1@example.com"]["quota"]["gemini-2.5-flash"]["remainingFraction"] == 0.0
     # The pool now prefers the account with quota left, even for a conversation sticky to the other one.
     for n in range(6):
         body = {"contents": [{"role": "user", "parts": [{"text": f"quota conversation {n}"}]}]}
@@ -167,7 +161,7 @@ def test_quota_keeps_the_5_hour_and_weekly_buckets(gateway, upstream):
     result = gateway.cli("accounts", "quota")
     assert result.returncode == 0, result.stderr
     assert "Gemini Pro (5h)" in result.stdout and "Gemini Pro (weekly)" in result.stdout
-    listed = rows(gateway)
+    listed = accounts_by_email(gateway)
     assert listed["b1@example.com"]["quota_groups"] == [
         {
             "displayName": "Gemini Pro",

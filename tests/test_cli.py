@@ -4,25 +4,26 @@ import configparser
 import json
 import os
 import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
 import gateway
 from gateway.accounts.store import Store
 from gateway.envfile import parse_env, read_env_file
-from tests.conftest import ROOT, add_account
+from tests.conftest import GATEWAY_COMMAND, ROOT, add_account
 from tests.disks import fill, make_read_only, tmpfs
-
-GATEWAY = str(Path(sys.executable).parent / "gateway")
 
 
 def run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None, timeout: float = 60):
     clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
     return subprocess.run(
-        [GATEWAY, *args], env={**clean, **(env or {})}, input=stdin, capture_output=True, text=True, timeout=timeout
+        [GATEWAY_COMMAND, *args],
+        env={**clean, **(env or {})},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
 
 

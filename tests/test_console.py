@@ -10,19 +10,20 @@ import requests
 
 from gateway.activity import RECENT, RedisActivity, SqliteActivity
 from gateway.console.access import loopback_host
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, quota_error, start_gateway
+from tests.conftest import (
+    API_KEY,
+    HELLO,
+    accounts_by_email,
+    add_account,
+    gateway_env,
+    quota_error,
+    running_gateway,
+    wait_for,
+)
 from tests.console_helper import console_session, csrf_of, page_token
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
-
-
-def wait_for(condition, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.2)
-    return result
 
 
 def state(session: requests.Session, gateway) -> dict:
@@ -31,16 +32,10 @@ def state(session: requests.Session, gateway) -> dict:
     return answer.json()
 
 
-def listed(gateway) -> dict[str, dict]:
-    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
-
-
 @pytest.fixture(scope="module")
-def open_gateway(google, tmp_path_factory):
+def open_gateway(own_gateway):
     """A gateway with auth off: the console answers loopback names only."""
-    gateway = start_gateway(gateway_env(google, tmp_path_factory.mktemp("console-open"), GATEWAY_AUTH_MODE="off"))
-    yield gateway
-    gateway.stop()
+    return own_gateway("console-open", GATEWAY_AUTH_MODE="off")
 
 
 @pytest.mark.parametrize(
@@ -81,12 +76,10 @@ def test_cookie_is_secure_behind_https(gateway):
 
 
 def test_forwarded_proto_from_an_untrusted_address_is_ignored(google, tmp_path):
-    gateway = start_gateway(gateway_env(google, tmp_path, GATEWAY_FORWARDED_ALLOW_IPS="10.9.9.9", GATEWAY_WORKERS="1"))
-    try:
+    env = gateway_env(google, tmp_path, GATEWAY_FORWARDED_ALLOW_IPS="10.9.9.9", GATEWAY_WORKERS="1")
+    with running_gateway(env) as gateway:
         form = requests.get(gateway.url + "/console/login", headers={"X-Forwarded-Proto": "https"}, timeout=10)
         assert form.status_code == 200 and "Secure" not in form.headers["Set-Cookie"]
-    finally:
-        gateway.stop()
 
 
 @pytest.mark.parametrize("key", ["wrong-key", "", API_KEY + "x"])
@@ -144,7 +137,7 @@ def test_posts_without_the_csrf_token_are_refused(gateway, account):
     for answer in refused:
         assert answer.status_code == 403, answer.text
         assert answer.json()["error"]["status"] == "PERMISSION_DENIED"
-    assert listed(gateway)[account]["state"] == "active"
+    assert accounts_by_email(gateway)[account]["state"] == "active"
     done = session.post(action, headers={"X-CSRF-Token": token, "Accept": "application/json"}, timeout=10)
     assert done.status_code == 200 and done.json()["account"]["state"] == "disabled"
 
@@ -155,9 +148,9 @@ def test_buttons_work_as_plain_forms(gateway, account):
     form = {"csrf_token": csrf_of(session.get(gateway.url + "/console", timeout=10).text)}
     answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/disable", data=form, timeout=10)
     assert answer.status_code == 200 and answer.url == gateway.url + "/console"
-    assert listed(gateway)[account]["disabled_reason"] == "disabled by the operator"
+    assert accounts_by_email(gateway)[account]["disabled_reason"] == "disabled by the operator"
     session.post(f"{gateway.url}/console/api/accounts/{account_id}/enable", data=form, timeout=10)
-    assert listed(gateway)[account]["state"] == "active"
+    assert accounts_by_email(gateway)[account]["state"] == "active"
     assert session.post(f"{gateway.url}/console/api/accounts/{account_id}/remove", data=form).status_code == 404
     assert session.post(f"{gateway.url}/console/api/accounts/99999/enable", data=form).status_code == 404
     assert session.post(f"{gateway.url}/console", data=form).status_code == 405
@@ -170,7 +163,7 @@ def test_quota_button_stores_what_google_reports(gateway, upstream, account):
     headers = {"X-CSRF-Token": page_token(session, gateway), "Accept": "application/json"}
     answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
     assert answer.status_code == 200 and answer.json()["error"] == ""
-    assert listed(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
+    assert accounts_by_email(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
     upstream.script("fetchAvailableModels", Reply(403, {"error": {"code": 403, "message": "no", "status": "X"}}))
     failed = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
     assert failed.json()["error"]
@@ -260,7 +253,7 @@ def test_auth_off_still_needs_the_csrf_token(open_gateway, upstream):
     assert requests.post(action, headers={"Origin": "http://evil.example"}, timeout=10).status_code == 403
     token = page_token(session, open_gateway)
     assert session.post(action, headers={"X-CSRF-Token": token}, timeout=10).status_code == 200
-    assert listed(open_gateway)["open@example.com"]["state"] == "disabled"
+    assert accounts_by_email(open_gateway)["open@example.com"]["state"] == "disabled"
 
 
 def test_api_routes_still_need_the_key(gateway):

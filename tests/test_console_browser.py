@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 
@@ -14,7 +13,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.conftest import API_KEY, HELLO, add_account, quota_error
+from tests.conftest import API_KEY, HELLO, accounts_by_email, add_account, quota_error
 from tests.fake_upstream import Reply
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -76,10 +75,6 @@ def wait_until(browser, condition, message: str):
     return WebDriverWait(browser, WAIT, poll_frequency=0.25).until(lambda _: condition(), message)
 
 
-def listed(gateway) -> dict[str, dict]:
-    return {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
-
-
 def test_a_wrong_key_stays_on_the_login_form(browser, gateway, account):
     log_in(browser, gateway, "not-the-key")
     assert browser.current_url.endswith("/console/login")
@@ -126,10 +121,10 @@ def test_the_buttons_change_what_accounts_list_shows(browser, gateway, upstream,
 
     press("disable")
     wait_until(browser, lambda: field_text(browser, account, "state") == "disabled", "not disabled on the page")
-    assert listed(gateway)[account]["state"] == "disabled"
+    assert accounts_by_email(gateway)[account]["state"] == "disabled"
     press("enable")
     wait_until(browser, lambda: field_text(browser, account, "state") == "active", "not enabled on the page")
-    assert listed(gateway)[account]["state"] == "active"
+    assert accounts_by_email(gateway)[account]["state"] == "active"
     assert not card(browser, account).find_elements(By.CSS_SELECTOR, "meter[data-model]")
     week = {"window": "weekly", "remainingFraction": 0.4}
     summary = {"groups": [{"displayName": "Gemini Pro", "buckets": [week]}]}
@@ -141,7 +136,7 @@ def test_the_buttons_change_what_accounts_list_shows(browser, gateway, upstream,
         "no quota bar",
     )[0]
     assert float(meter.get_attribute("value")) == 1.0
-    assert listed(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
+    assert accounts_by_email(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
     assert len(upstream.calls_to("fetchAvailableModels", account)) == 1
     bucket = card(browser, account).find_element(By.CSS_SELECTOR, '[data-key="Gemini Pro/weekly"]')
     assert "Gemini Pro · weekly" in bucket.text and "40%" in bucket.text

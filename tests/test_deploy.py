@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import requests
-from google import genai
-from google.genai import types
 
 from tests.conftest import API_KEY, HELLO, ROOT, add_account, free_port, gateway_env, start_gateway
 from tests.fake_upstream import Reply
 from tests.nginx_helper import NGINX, Nginx, check, render_nginx
+from tests.sdk_helper import genai_client
 
 STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
 needs_nginx = pytest.mark.skipif(NGINX is None, reason="nginx is not installed (apt-get install nginx)")
@@ -108,7 +107,7 @@ def test_a_stream_longer_than_every_timeout_is_not_cut(google, upstream, tmp_pat
 
 @needs_nginx
 def test_sdks_work_through_nginx(behind_nginx, account):
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=behind_nginx.url))
+    client = genai_client(behind_nginx.url)
     assert client.models.generate_content(model="gemini-2.5-flash", contents="Hello").text == "Hello"
     chunks = client.models.generate_content_stream(model="gemini-2.5-flash", contents="Hello")
     assert [chunk.text for chunk in chunks] == ["Hel", "lo"]

@@ -1,6 +1,5 @@
 """GET /healthz: always 200 while the process serves; "degraded", with the reason, when it cannot serve well."""
 
-import json
 import sqlite3
 import time
 
@@ -10,7 +9,7 @@ from flask import Flask
 from gateway import create_app
 from gateway.accounts.failsoft import FailSoft
 from gateway.accounts.store import Store
-from tests.conftest import HELLO, add_account, gateway_env, start_gateway
+from tests.conftest import HELLO, add_account, gateway_env, running_gateway
 from tests.disks import fill, tmpfs
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -49,8 +48,8 @@ def test_one_account_that_can_serve_is_ok(gateway, account):
 def test_a_disk_that_fills_up_degrades_health_and_requests_are_still_served(google, upstream, tmp_path):
     with tmpfs(tmp_path / "disk") as mount:
         # The database on the small disk, the log beside the test (a full disk would swallow it).
-        gateway = start_gateway(gateway_env(google, tmp_path, GATEWAY_STATE_URL=f"sqlite:///{mount}/gateway.db"))
-        try:
+        env = gateway_env(google, tmp_path, GATEWAY_STATE_URL=f"sqlite:///{mount}/gateway.db")
+        with running_gateway(env) as gateway:
             gateway.store = Store(mount / "gateway.db")
             add_account(gateway, upstream, "full@example.com")  # no access token yet: serving it stores one
             assert health(gateway)["status"] == "ok"
@@ -62,9 +61,7 @@ def test_a_disk_that_fills_up_degrades_health_and_requests_are_still_served(goog
             assert "no space left" in body["reason"] or "full" in body["reason"]
             time.sleep(1.5)  # the usage flush fails too: still no error for anyone
             assert gateway.post(GENERATE, HELLO).status_code == 200
-        finally:
-            gateway.stop()
-    log = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()]
+    log = gateway.log_lines()
     failures = [line["message"] for line in log if line["level"] == "error"]
     assert failures and all(str(mount / "gateway.db") in message for message in failures), failures
     assert not [line for line in log if "exception" in line or line.get("status") == 500]

@@ -9,9 +9,9 @@ import requests
 
 from gateway import create_app
 from gateway.keys.store import KeyStore
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, request_lines, running_gateway, wait_for
 from tests.console_helper import csrf_of
-from tests.test_observability import metric, request_lines
+from tests.test_observability import metric
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 OTHER_FAMILY = "/v1beta/models/gemini-2.0-flash:generateContent"
@@ -44,15 +44,6 @@ def fresh_post(gateway, path: str, key: str, body: object = HELLO) -> requests.R
     """A request on a new connection: the kernel hands those to either worker."""
     headers = {"x-goog-api-key": key, "Connection": "close"}
     return requests.post(gateway.url + path, json=body, headers=headers, timeout=30)
-
-
-def until(condition, seconds: float) -> float:
-    """Wait for a condition; how long it took."""
-    start = time.monotonic()
-    while not condition():
-        assert time.monotonic() - start < seconds, "condition not met in time"
-        time.sleep(0.05)
-    return time.monotonic() - start
 
 
 def test_plain_create_prints_the_key_alone_on_the_last_line(keys):
@@ -104,8 +95,9 @@ def test_revoking_takes_effect_on_a_running_gateway(keys, account):
     secret = create(keys, "leaver")["key"]
     assert fresh_post(keys, GENERATE, secret).status_code == 200
     assert keys.cli("keys", "revoke", "leaver", "--yes").returncode == 0
-    took = until(lambda: fresh_post(keys, GENERATE, secret).status_code == 401, seconds=5)
-    assert took < 2.5
+    started = time.monotonic()
+    wait_for(lambda: fresh_post(keys, GENERATE, secret).status_code == 401, seconds=5)
+    assert time.monotonic() - started < 2.5
     time.sleep(1.1)  # every worker's cache has turned over by now
     assert {fresh_post(keys, GENERATE, secret).status_code for _ in range(6)} == {401}
     assert "leaver" not in listed(keys)
@@ -123,7 +115,7 @@ def test_an_expired_key_is_refused_like_an_unknown_one(keys, account):
     short = create(keys, "short", "--expires-in", "0.00003")["key"]  # about 2.6 s
     assert listed(keys)["short"]["expires"]
     assert fresh_post(keys, GENERATE, short).status_code == 200
-    until(lambda: fresh_post(keys, GENERATE, short).status_code == 401, seconds=6)
+    wait_for(lambda: fresh_post(keys, GENERATE, short).status_code == 401, seconds=6)
     unknown = fresh_post(keys, GENERATE, "gk-not-a-key")
     assert fresh_post(keys, GENERATE, short).json()["error"]["message"] == unknown.json()["error"]["message"]
 
@@ -133,7 +125,7 @@ def test_daily_tokens_cap_counts_what_was_served(keys, account):
     budget = create(keys, "budget", "--daily-tokens", "8")["key"]
     assert fresh_post(keys, GENERATE, budget).status_code == 200
     assert fresh_post(keys, GENERATE, budget).status_code == 200
-    until(lambda: listed(keys)["budget"]["usage_today"]["tokens_in"] == 6, seconds=5)
+    wait_for(lambda: listed(keys)["budget"]["usage_today"]["tokens_in"] == 6, seconds=5)
     refused = fresh_post(keys, GENERATE, budget)
     assert refused.status_code == 429 and "8 tokens" in refused.json()["error"]["message"]
     assert 1 <= int(refused.headers["Retry-After"]) <= 86400
@@ -150,7 +142,7 @@ def test_usage_is_shown_per_key_in_list_logs_and_metrics(keys, account):
     [line] = request_lines(keys, "keys-log-0")
     assert line["key"] == "reporter" and secret not in json.dumps(line)
     assert request_lines(keys, "keys-log-admin")[0]["key"] == "admin"
-    until(lambda: listed(keys)["reporter"]["usage_today"]["requests"] == 3, seconds=5)
+    wait_for(lambda: listed(keys)["reporter"]["usage_today"]["requests"] == 3, seconds=5)
     row = listed(keys)["reporter"]
     assert row["usage_today"] == {"requests": 3, "tokens_in": 9, "tokens_out": 6} and row["last_used"]
     after = keys.get("/metrics").text
@@ -164,7 +156,7 @@ def test_streams_are_charged_when_they_end(keys, account):
     path = "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     with requests.post(keys.url + path, json=HELLO, headers={"x-goog-api-key": secret}, stream=True, timeout=30) as r:
         assert r.status_code == 200 and b"usageMetadata" in r.content
-    until(lambda: listed(keys)["streamer"]["usage_today"] == {"requests": 1, "tokens_in": 3, "tokens_out": 2}, 5)
+    wait_for(lambda: listed(keys)["streamer"]["usage_today"] == {"requests": 1, "tokens_in": 3, "tokens_out": 2}, 5)
 
 
 def test_only_the_admin_key_opens_metrics(keys):
@@ -201,13 +193,10 @@ def test_auth_on_without_an_admin_key_serves_team_keys(tmp_path):
 
 def test_auto_mode_turns_auth_on_once_a_team_key_exists(google, upstream, tmp_path):
     env = gateway_env(google, tmp_path, GATEWAY_AUTH_MODE="auto", GATEWAY_API_KEY="")
-    gateway = start_gateway(env)  # loopback, no admin key: auth is off
-    try:
+    with running_gateway(env) as gateway:  # loopback, no admin key: auth is off
         add_account(gateway, upstream, "auto@example.com")
         assert gateway.post(GENERATE, HELLO, key=None).status_code == 200
         secret = create(gateway, "first")["key"]
-        until(lambda: gateway.post(GENERATE, HELLO, key=None).status_code == 401, seconds=3)
+        wait_for(lambda: gateway.post(GENERATE, HELLO, key=None).status_code == 401, seconds=3)
         assert gateway.post(GENERATE, HELLO, key=secret).status_code == 200
         assert gateway.get("/healthz", key=None).status_code == 200
-    finally:
-        gateway.stop()

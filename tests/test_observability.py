@@ -1,31 +1,14 @@
 """Request ids, structured logs without secrets, and Prometheus metrics that add up across workers."""
 
-import json
 import re
-import time
-from pathlib import Path
 
 import requests
 
 from gateway import create_app
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
+from tests.conftest import API_KEY, HELLO, add_account, gateway_env, request_lines, running_gateway
 from tests.fake_upstream import Reply
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
-
-
-def log_lines(gateway) -> list[dict]:
-    text = (Path(gateway.env["GATEWAY_DATA_DIR"]) / "gunicorn.log").read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def request_lines(gateway, request_id: str, wait: float = 5) -> list[dict]:
-    deadline = time.monotonic() + wait
-    while True:
-        found = [line for line in log_lines(gateway) if line["request_id"] == request_id]
-        if found or time.monotonic() > deadline:
-            return found
-        time.sleep(0.1)
 
 
 def metric(text: str, name: str, **labels) -> float:
@@ -62,20 +45,17 @@ def test_every_log_line_is_json_and_holds_no_secret(gateway, upstream, account):
     gateway.post(GENERATE, HELLO)
     gateway.post(GENERATE, HELLO, key="wrong-key")
     requests.get(gateway.url + "/v1beta/models", params={"key": API_KEY}, timeout=10)
-    text = (Path(gateway.env["GATEWAY_DATA_DIR"]) / "gunicorn.log").read_text()
-    assert log_lines(gateway)  # every line parsed as JSON
+    text = gateway.log_path.read_text()
+    assert gateway.log_lines()  # every line parsed as JSON
     for secret in (API_KEY, "wrong-key", "rt-alice", "ya29.", "Hello there, gateway"):
         assert secret not in text, secret
 
 
 def test_the_log_stays_json_through_a_stop(google, tmp_path):
     # Start to stop, nothing may write a bare traceback into the log (shutdown included).
-    gateway = start_gateway(gateway_env(google, tmp_path))
-    try:
+    with running_gateway(gateway_env(google, tmp_path)) as gateway:
         assert gateway.get("/healthz").ok
-    finally:
-        gateway.stop()
-    messages = [line["message"] for line in log_lines(gateway)]  # raises on any line that is not JSON
+    messages = [line["message"] for line in gateway.log_lines()]  # raises on any line that is not JSON
     assert messages[-1] == "Shutting down: Master"
 
 

@@ -1,15 +1,19 @@
 """Model routing end to end: aliases, fallback chains, and accounts that serve only the models they list."""
 
-import json
 import re
-import time
-from pathlib import Path
 
 import pytest
 
 from gateway.config import Settings, SettingsError
 from gateway.routing import Fallback, distinct
-from tests.conftest import HELLO, add_account, emptied, gateway_env, quota_error, start_gateway
+from tests.conftest import (
+    HELLO,
+    add_account,
+    emptied,
+    quota_error,
+    request_lines,
+    wait_for,
+)
 from tests.fake_upstream import Reply
 
 # Less specific patterns first: the order they are given in must not matter.
@@ -19,17 +23,8 @@ HIGH, PRO, FLASH = "gemini-3-pro-high", "gemini-2.5-pro", "gemini-2.5-flash"
 
 
 @pytest.fixture(scope="module")
-def routed_server(google, tmp_path_factory):
-    gateway = start_gateway(
-        gateway_env(
-            google,
-            tmp_path_factory.mktemp("gateway-routing"),
-            GATEWAY_MODEL_ALIASES=ALIASES,
-            GATEWAY_MODEL_FALLBACKS=FALLBACKS,
-        )
-    )
-    yield gateway
-    gateway.stop()
+def routed_server(own_gateway):
+    return own_gateway("gateway-routing", GATEWAY_MODEL_ALIASES=ALIASES, GATEWAY_MODEL_FALLBACKS=FALLBACKS)
 
 
 @pytest.fixture
@@ -60,14 +55,11 @@ def fetch_model_lists(gateway) -> None:
 
 def request_log(gateway, request_id: str) -> dict:
     """The gateway.request log line of one request (written when its last byte is sent)."""
-    log = Path(gateway.env["GATEWAY_DATA_DIR"]) / "gunicorn.log"
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        for line in log.read_text().splitlines():
-            if request_id in line and '"gateway.request"' in line:
-                return json.loads(line)
-        time.sleep(0.1)
-    raise AssertionError(f"no request log line for {request_id}")
+
+    def traced() -> list[dict]:
+        return [line for line in request_lines(gateway, request_id) if line["logger"] == "gateway.request"]
+
+    return wait_for(traced)[0]
 
 
 def fallback_count(gateway, source: str, target: str) -> float:

@@ -1,34 +1,23 @@
 """The real Google SDKs against the real gateway: what users run must work as it does against Google."""
 
-import warnings
-
 import pytest
 from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import API_KEY, quota_error
+from tests.conftest import quota_error
 from tests.fake_upstream import Reply
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
-    import google.generativeai as legacy
-    from google.api_core import exceptions as api_exceptions
+from tests.sdk_helper import genai_client, legacy, legacy_errors, point_legacy_at
 
 
 @pytest.fixture(params=["v1beta", None], ids=["v1beta", "default-version"])
 def client(request, gateway, account) -> genai.Client:
-    options = (
-        types.HttpOptions(base_url=gateway.url, api_version=request.param)
-        if request.param
-        else types.HttpOptions(base_url=gateway.url)
-    )
-    return genai.Client(api_key=API_KEY, http_options=options)
+    return genai_client(gateway.url, **({"api_version": request.param} if request.param else {}))
 
 
 @pytest.fixture
 def legacy_model(gateway, account):
-    legacy.configure(api_key=API_KEY, transport="rest", client_options={"api_endpoint": gateway.url})
+    point_legacy_at(gateway.url)
     return legacy.GenerativeModel("gemini-2.5-flash")
 
 
@@ -136,5 +125,5 @@ def test_legacy_list_and_get_models(legacy_model):
 
 
 def test_legacy_errors(legacy_model):
-    with pytest.raises(api_exceptions.NotFound):
+    with pytest.raises(legacy_errors.NotFound):
         legacy.GenerativeModel("gemini-9-nonexistent").generate_content("Hello")

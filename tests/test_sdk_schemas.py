@@ -6,21 +6,16 @@ so the 200 through the real gateway is the translation's doing.
 
 import asyncio
 import json
-import warnings
 from typing import NamedTuple, Optional
 
 import pytest
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import BaseModel, Field
 
-from tests.conftest import API_KEY, add_account, emptied, gateway_env, start_gateway
-from tests.fake_upstream import FakeGoogle, Reply, schema_errors
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
-    import google.generativeai as legacy
+from tests.conftest import add_account, emptied
+from tests.fake_upstream import FakeGoogle, answer, schema_errors
+from tests.sdk_helper import genai_client, legacy, point_legacy_at
 
 WEATHER_CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris", "days": 2}}}
 
@@ -46,17 +41,9 @@ class Route(NamedTuple):
 
 
 @pytest.fixture(scope="module")
-def untranslated(google, tmp_path_factory):
+def untranslated(own_gateway):
     """A second gateway that sends schemas as the clients wrote them."""
-    env = gateway_env(
-        google,
-        tmp_path_factory.mktemp("untranslated"),
-        GATEWAY_WORKERS="1",
-        GATEWAY_TRANSLATE_OFF="tool_schemas,response_schema",
-    )
-    gateway = start_gateway(env)
-    yield gateway
-    gateway.stop()
+    return own_gateway("untranslated", GATEWAY_WORKERS="1", GATEWAY_TRANSLATE_OFF="tool_schemas,response_schema")
 
 
 @pytest.fixture(params=["translated", "untranslated"])
@@ -67,15 +54,9 @@ def route(request, gateway, upstream):
     return Route(served.url, request.param == "translated")
 
 
-def answer(*parts: dict) -> Reply:
-    return Reply(
-        events=[{"candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": "STOP"}]}]
-    )
-
-
 def generate(route: Route, upstream: FakeGoogle, model: str, contents: str, config, asynchronous: bool = False):
     """generate_content through `route`: translated it must succeed; untranslated, the fake's 400 reaches the client."""
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=route.url))
+    client = genai_client(route.url)
     request = {"model": model, "contents": contents, "config": config}
 
     def run():
@@ -171,7 +152,7 @@ def test_legacy_automatic_function_calling(gateway, upstream, account):
         return f"sunny in {city}"
 
     upstream.script("streamGenerateContent", answer(WEATHER_CALL))
-    legacy.configure(api_key=API_KEY, transport="rest", client_options={"api_endpoint": gateway.url})
+    point_legacy_at(gateway.url)
     chat = legacy.GenerativeModel("gemini-2.5-flash", tools=[get_weather]).start_chat(
         enable_automatic_function_calling=True
     )

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import API_KEY, HELLO, ROOT, add_account, free_port, gateway_env, start_gateway
+from tests.conftest import API_KEY, HELLO, ROOT, add_account, free_port, gateway_env, running_gateway, start_gateway
 from tests.disks import fill, make_read_only, tmpfs
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -80,28 +80,26 @@ def test_an_unusable_database_file_is_named(google, tmp_path):
 
 
 def test_one_line_says_how_it_came_up(google, upstream, tmp_path):
-    gateway = start_gateway(gateway_env(google, tmp_path, GATEWAY_STATE_URL="", GATEWAY_AUTH_MODE="auto"))
-    try:
+    with running_gateway(gateway_env(google, tmp_path, GATEWAY_STATE_URL="", GATEWAY_AUTH_MODE="auto")) as gateway:
         add_account(gateway, upstream, "up@example.com")
-    finally:
-        gateway.stop()
     gateway = start_gateway(gateway.env)
     gateway.stop()
-    lines = [json.loads(line) for line in (tmp_path / "gunicorn.log").read_text().splitlines()]
+    lines = gateway.log_lines()
     ready = [line for line in lines if "bind" in line and "auth_mode" in line]
     assert len(ready) == 2, lines
     assert ready[0]["level"] == "info" and ready[0]["accounts"] == 0 and ready[1]["accounts"] == 1
     assert ready[1]["bind"] == gateway.url and ready[1]["auth_mode"] == "all_except_health"
     assert ready[1]["data_dir"] == str(tmp_path) and ready[1]["state"] == "sqlite"
     assert gateway.url.removeprefix("http://") in ready[1]["message"]
-    assert API_KEY not in (tmp_path / "gunicorn.log").read_text()
+    assert API_KEY not in gateway.log_path.read_text()
 
 
 def test_the_start_up_line_names_redis_without_its_password(google, tmp_path, redis_server):
     url = redis_server.url.replace("redis://", "redis://:hunter2-secret@")
     env = gateway_env(google, tmp_path, GATEWAY_STATE_URL=url)
-    start_gateway(env).stop()
-    log = (tmp_path / "gunicorn.log").read_text()
+    gateway = start_gateway(env)
+    gateway.stop()
+    log = gateway.log_path.read_text()
     [ready] = [json.loads(line) for line in log.splitlines() if '"state"' in line]
     assert ready["state"] == redis_server.url  # host:port/db only
     assert "hunter2" not in log
@@ -109,12 +107,9 @@ def test_the_start_up_line_names_redis_without_its_password(google, tmp_path, re
 
 def test_auto_auth_enforces_a_configured_key_on_loopback(google, upstream, tmp_path):
     # Behind nginx the bind is loopback: a configured key must hold there (and for /metrics too).
-    gateway = start_gateway(gateway_env(google, tmp_path, GATEWAY_AUTH_MODE="auto"))
-    try:
+    with running_gateway(gateway_env(google, tmp_path, GATEWAY_AUTH_MODE="auto")) as gateway:
         add_account(gateway, upstream, "auto@example.com")
         assert gateway.post(GENERATE, HELLO, key=None).status_code == 401
         assert gateway.get("/metrics", key=None).status_code == 401
         assert gateway.get("/healthz", key=None).status_code == 200
         assert gateway.post(GENERATE, HELLO).status_code == 200
-    finally:
-        gateway.stop()

@@ -9,24 +9,18 @@ import os
 import re
 import shutil
 import signal
-import warnings
 from pathlib import Path
 
 import pytest
 import requests
-from google import genai
 from google.genai import types
 
 from gateway.accounts.pool import fingerprint
 from gateway.accounts.signatures import SqliteSignatures, call_key
 from tests import test_redis
-from tests.conftest import API_KEY
 from tests.fake_upstream import SIGNATURE_SENTINELS, Reply, function_call, normalised_signature
+from tests.sdk_helper import genai_client, legacy, point_legacy_at
 from tests.test_fake_upstream import call, sse, token
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
-    import google.generativeai as legacy
 
 GEMINI3 = "/v1beta/models/gemini-3-flash"
 SENTINEL = "skip_thought_signature_validator"
@@ -85,7 +79,7 @@ def test_generativeai_automatic_function_calling_on_gemini3(gateway, upstream, a
         "streamGenerateContent", tool_call("Paris", 3), text("Sunny in Paris"), tool_call("Rome", 2), text("Rome too")
     )
     restored = counted(gateway, "restored")
-    legacy.configure(api_key=API_KEY, transport="rest", client_options={"api_endpoint": gateway.url})
+    point_legacy_at(gateway.url)
     chat = legacy.GenerativeModel("gemini-3-flash", tools=[get_weather]).start_chat(
         enable_automatic_function_calling=True
     )
@@ -103,7 +97,7 @@ def test_generativeai_automatic_function_calling_on_gemini3(gateway, upstream, a
 def test_genai_keeps_its_own_signature_untouched(gateway, upstream, account):
     upstream.script("streamGenerateContent", tool_call("Oslo", 1), text("Cold in Oslo"))
     before = counted(gateway, "restored"), counted(gateway, "sentinel")
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    client = genai_client(gateway.url)
     chat = client.chats.create(model="gemini-3-flash", config=types.GenerateContentConfig(tools=[get_weather]))
     assert chat.send_message("What is the weather in Oslo tomorrow?").text == "Cold in Oslo"
     [kept] = sent_signatures(upstream, 1)

@@ -3,12 +3,10 @@
 import copy
 import json
 import threading
-import warnings
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal, Optional
 
 import pytest
-from google import genai
 from google.genai import types
 from pydantic import BaseModel, Field
 
@@ -16,10 +14,7 @@ from gateway.config import Settings, SettingsError
 from gateway.upstream.translate import Target, active_rules, translate
 from gateway.upstream.translate.schemas import clean_schema, response_schema, tool_schemas
 from tests.fake_upstream import schema_errors
-
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # google-generativeai announces its own deprecation on import
-    import google.generativeai as legacy
+from tests.sdk_helper import genai_client, legacy, point_legacy_at
 
 ALLOWED = {"type", "format", "title", "description", "nullable", "enum", "items", "properties", "required", "anyOf"}
 ALLOWED |= {"minItems", "maxItems", "minimum", "maximum"}
@@ -52,7 +47,7 @@ class Recorder:
 
     def genai(self, **config) -> dict:
         """The body google-genai sends for one generate_content call with this config."""
-        client = genai.Client(api_key="k", http_options=types.HttpOptions(base_url=self.url))
+        client = genai_client(self.url, api_key="k")
         client.models.generate_content(
             model="gemini-2.5-flash", contents="hi", config=types.GenerateContentConfig(**config)
         )
@@ -60,7 +55,7 @@ class Recorder:
 
     def legacy(self, **model) -> dict:
         """The body google-generativeai sends for one generate_content call of a model built with these arguments."""
-        legacy.configure(api_key="k", transport="rest", client_options={"api_endpoint": self.url})
+        point_legacy_at(self.url, api_key="k")
         legacy.GenerativeModel("gemini-2.5-flash", **model).generate_content("hi")
         return self.bodies[-1]
 

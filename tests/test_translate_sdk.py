@@ -9,8 +9,9 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from tests.conftest import API_KEY, HELLO, add_account, gateway_env, start_gateway
-from tests.fake_upstream import ClientGate, Reply
+from tests.conftest import HELLO, add_account
+from tests.fake_upstream import ClientGate, answer
+from tests.sdk_helper import genai_client
 
 WEATHER_CALL = {"name": "get_weather", "args": {"city": "Paris"}}
 
@@ -22,7 +23,7 @@ def get_weather(city: str) -> str:
 
 @pytest.fixture
 def client(gateway, account) -> genai.Client:
-    return genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    return genai_client(gateway.url)
 
 
 def sent(upstream) -> list[dict]:
@@ -33,12 +34,6 @@ def sent(upstream) -> list[dict]:
 def camel(message: dict) -> dict:
     """Keys in camelCase: google-genai writes some nested fields in snake_case (thinking_config's members)."""
     return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), key): value for key, value in message.items()}
-
-
-def answer(*parts: dict) -> Reply:
-    return Reply(
-        events=[{"candidates": [{"content": {"role": "model", "parts": list(parts)}, "finishReason": "STOP"}]}]
-    )
 
 
 @pytest.mark.parametrize(
@@ -95,7 +90,7 @@ def test_online_adds_google_search(client, gateway, upstream):
     assert client.models.count_tokens(model="gemini-2.5-flash-online", contents="one two").total_tokens == 2
     assert upstream.calls_to("countTokens")[0].body["request"]["model"] == "models/gemini-2.5-flash"
     time.sleep(0.2)  # the request log line is written as the response ends
-    with open(gateway.env["GATEWAY_DATA_DIR"] + "/gunicorn.log") as log:
+    with gateway.log_path.open() as log:
         logged = [json.loads(line) for line in log if "-online:" in line and '"gateway.request"' in line]
     assert [line["model"] for line in logged[-2:]] == ["gemini-2.5-flash"] * 2  # the model actually sent
 
@@ -143,23 +138,16 @@ def test_the_version_gate_during_project_discovery_says_what_to_change(gateway, 
 
 
 @pytest.fixture(scope="module")
-def old_client(google, tmp_path_factory):
+def old_client(own_gateway):
     """A gateway sending an outdated User-Agent, with the leading_user rule switched off."""
-    env = gateway_env(
-        google,
-        tmp_path_factory.mktemp("old-client"),
-        GATEWAY_USER_AGENT="antigravity/1.11.5 windows/amd64",
-        GATEWAY_TRANSLATE_OFF="leading_user",
+    return own_gateway(
+        "old-client", GATEWAY_USER_AGENT="antigravity/1.11.5 windows/amd64", GATEWAY_TRANSLATE_OFF="leading_user"
     )
-    gateway = start_gateway(env)
-    yield gateway
-    gateway.stop()
 
 
 def test_an_old_client_gets_503_and_the_log_says_it_once_a_minute(old_client, upstream):
     add_account(old_client, upstream, "a@example.com")
     upstream.client_gate = ClientGate(oldest="1.11.9", newer_models=("gemini-3-pro-high",), models_from="2.9.0")
-    log = old_client.env["GATEWAY_DATA_DIR"] + "/gunicorn.log"
     for model in ("gemini-2.5-flash", "gemini-3-pro-high", "gemini-2.5-flash", "gemini-3-pro-high"):
         response = old_client.post(f"/v1beta/models/{model}:generateContent", HELLO)
         assert response.status_code == 503 and "GATEWAY_USER_AGENT" in response.json()["error"]["message"]
@@ -167,7 +155,7 @@ def test_an_old_client_gets_503_and_the_log_says_it_once_a_minute(old_client, up
     response = old_client.post("/v1beta/models/gemini-3-pro-high:generateContent", HELLO)  # the model's 404
     assert response.status_code == 503 and "Requested entity was not found" in response.json()["error"]["message"]
     time.sleep(0.2)
-    with open(log) as lines:
+    with old_client.log_path.open() as lines:
         gate_lines = [json.loads(line) for line in lines if "GATEWAY_USER_AGENT" in line and '"level"' in line]
     assert 1 <= len(gate_lines) <= 2  # once a minute in each of the 2 workers
     assert {line["level"] for line in gate_lines} == {"error"}

@@ -2,11 +2,11 @@
 
 import pytest
 import requests
-from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
 from tests.conftest import API_KEY, HELLO
+from tests.sdk_helper import genai_client
 
 PREFIXES = ["/v1beta", "/v1", "/v1alpha", ""]
 FEATURES = [
@@ -56,7 +56,7 @@ def test_the_key_is_checked_before_the_feature(gateway, path):
 
 
 def test_the_sdk_gets_a_clear_error_for_uploads_and_caches(gateway, tmp_path):
-    client = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gateway.url))
+    client = genai_client(gateway.url)
     notes = tmp_path / "notes.txt"
     notes.write_text("some notes")
     with pytest.raises(genai_errors.APIError) as caught:
@@ -78,16 +78,17 @@ def test_unversioned_paths_answer_as_v1beta_does(gateway, account):
     assert stream.headers["Content-Type"].startswith("text/event-stream")
 
 
+def post_raw(gateway, method: str, body: bytes) -> requests.Response:
+    """A JSON body sent as these bytes (requests' json= would re-encode the escapes under test)."""
+    path = f"/v1beta/models/gemini-2.5-flash:{method}"
+    return gateway.post(path, data=body, headers={"Content-Type": "application/json"}, timeout=10)
+
+
 @pytest.mark.parametrize("method", ["generateContent", "countTokens", "streamGenerateContent"])
 @pytest.mark.parametrize("text", [rb"\ud800", rb"tail \udfff", rb"\ud83d alone"])
 def test_a_lone_surrogate_is_a_400(gateway, upstream, account, method, text):
     body = b'{"contents":[{"role":"user","parts":[{"text":"' + text + b'"}]}]}'
-    response = requests.post(
-        f"{gateway.url}/v1beta/models/gemini-2.5-flash:{method}",
-        data=body,
-        headers={"x-goog-api-key": API_KEY, "Content-Type": "application/json"},
-        timeout=10,
-    )
+    response = post_raw(gateway, method, body)
     assert response.status_code == 400, response.text
     error = response.json()["error"]
     assert error["status"] == "INVALID_ARGUMENT" and "surrogate" in error["message"]
@@ -96,12 +97,7 @@ def test_a_lone_surrogate_is_a_400(gateway, upstream, account, method, text):
 
 def test_paired_surrogates_and_escaped_backslashes_pass(gateway, upstream, account):
     body = b'{"contents":[{"role":"user","parts":[{"text":"\\ud83d\\ude00 and \\\\ud800 as text"}]}]}'
-    response = requests.post(
-        f"{gateway.url}/v1beta/models/gemini-2.5-flash:generateContent",
-        data=body,
-        headers={"x-goog-api-key": API_KEY, "Content-Type": "application/json"},
-        timeout=10,
-    )
+    response = post_raw(gateway, "generateContent", body)
     assert response.status_code == 200, response.text
     sent = upstream.calls_to("streamGenerateContent")[0].body["request"]["contents"][0]["parts"][0]["text"]
     assert sent == "\U0001f600 and \\ud800 as text"
