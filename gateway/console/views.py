@@ -111,6 +111,14 @@ def state() -> Response:
     return json_response(pool_state(services(), time.time()))
 
 
+@bp.get("/templates")
+def templates() -> str:
+    """What console.js clones for accounts, cooldowns and quota bars that appear later. Kept out of the page,
+    whose markup scripts and tests read: every `data-account`, `data-action` and `<meter>` there is a real one."""
+    _require_login()
+    return render_template("templates.html", csrf=access.csrf_token(services().settings, _session()))
+
+
 @bp.post("/api/accounts/<int:account_id>/<action>")
 def account_action(account_id: int, action: str) -> Response:
     _require_login()
