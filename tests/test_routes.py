@@ -140,6 +140,13 @@ def test_snake_case_and_integer_enums_are_accepted(gateway, account):
     assert gateway.post(f"{FLASH}:generateContent", body).status_code == 200
 
 
+def test_an_oversized_chunked_body_is_refused_not_truncated(gateway, upstream):
+    chunks = (b" " * (1 << 20) for _ in range(21))  # no Content-Length: werkzeug stops at the limit silently
+    answer = gateway.post(f"{FLASH}:generateContent", data=chunks, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == 413
+    assert upstream.calls_to("streamGenerateContent") == []
+
+
 def test_oversized_body_is_refused_before_it_is_read(gateway, upstream):
     host, port = gateway.url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as sock:
