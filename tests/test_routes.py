@@ -71,6 +71,8 @@ def test_models_reported_by_accounts_join_the_catalog(gateway, upstream):
         ("GET", "/v2/whatever", 404, "NOT_FOUND"),
         ("GET", "/", 404, "NOT_FOUND"),
         ("DELETE", "/v1beta/models", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", f"{FLASH}:generateContent", 405, "METHOD_NOT_ALLOWED"),  # the model exists: not a 404
+        ("GET", f"{FLASH}:fooBar", 404, "NOT_FOUND"),
         ("GET", "/v1beta/models?pageToken=garbage", 400, "INVALID_ARGUMENT"),
         ("GET", "/v1beta/models?pageSize=-1", 400, "INVALID_ARGUMENT"),
         ("POST", "/v1beta/models/..%2F..%2Fetc:generateContent", 400, "INVALID_ARGUMENT"),
