@@ -203,8 +203,11 @@ def test_auto_mode_turns_auth_on_once_a_team_key_exists(google, upstream, tmp_pa
     try:
         add_account(gateway, upstream, "auto@example.com")
         assert gateway.post(GENERATE, HELLO, key=None).status_code == 200
+        assert gateway.get("/console", key=None, allow_redirects=False).status_code == 200  # loopback, no key
         secret = create(gateway, "first")["key"]
         assert gateway.post(GENERATE, HELLO, key=None).status_code == 401  # at once, not a second later
+        # auth is on now, and no GATEWAY_API_KEY opens the console: not even on localhost
+        assert gateway.get("/console", key=None, allow_redirects=False).status_code == 403
         assert gateway.post(GENERATE, HELLO, key=secret).status_code == 200
         assert gateway.get("/healthz", key=None).status_code == 200
     finally:
