@@ -37,7 +37,7 @@ graceful_timeout = 120  # on HUP/TERM, running generations get this long to fini
 keepalive = 75  # longer than nginx's upstream keepalive_timeout (60 s), so nginx closes first
 
 # ---- Behind nginx ----
-forwarded_allow_ips = os.environ.get("GATEWAY_FORWARDED_ALLOW_IPS", "127.0.0.1,::1")
+forwarded_allow_ips = GATEWAY.forwarded_allow_ips
 
 # ---- Logging ----
 # The gateway writes one line per request itself (request id, model, account, attempts, upstream status,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .accounts.store import Account
 from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
+from .upstream.translate.suffixes import bare_model
 
 METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
 # What an account without a model list (fetchAvailableModels not read yet) is taken to serve; also the
@@ -104,12 +105,13 @@ class Catalog:
         self._entries = entries
 
     def _entry(self, model_id: str) -> dict | None:
-        target = self.resolve(model_id)
+        target = self.serve(model_id)
         if target is None:
             return None
+        info = self._served[bare_model(target)]
         if target == model_id:
-            return model_entry(model_id, self._served[model_id])
-        return alias_entry(model_id, target, self._served[target])
+            return model_entry(model_id, info)
+        return alias_entry(model_id, target, info)
 
     def models(self) -> list[dict]:
         return list(self._entries.values())
@@ -120,10 +122,27 @@ class Catalog:
 
     def resolve(self, model_id: str) -> str | None:
         """The id a client's model id is served as (aliases applied), or None if no account serves it."""
-        target = self.aliases.resolve(model_id)
-        if target in self._served:
+        return self._known(self.aliases.resolve(model_id))
+
+    def serve(self, model_id: str) -> str | None:
+        """The id a request for `model_id` goes upstream as, or None. Settings written as suffixes (`-online`,
+        `-16x9-4k` on image models), by the client or in an alias's target, ride on the resolved id for
+        translation to read and strip: the catalog knows bare ids only."""
+        target = self.resolve(model_id)
+        if target is not None:
             return target
-        target = self._deprecated.get(target)
+        bare = bare_model(model_id)
+        if bare != model_id and (resolved := self.resolve(bare)) is not None:
+            return resolved + model_id[len(bare) :]
+        alias = self.aliases.resolve(model_id)
+        bare = bare_model(alias)
+        if bare != alias and (resolved := self._known(bare)) is not None:
+            return resolved + alias[len(bare) :]
+        return None
+
+    def _known(self, model_id: str) -> str | None:
+        """A served id, or the new id of a renamed one; no alias applied."""
+        target = model_id if model_id in self._served else self._deprecated.get(model_id)
         return target if target in self._served else None
 
     def fallbacks(self, model_id: str) -> tuple[str, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import ssl
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -69,6 +70,8 @@ class Settings:
     ca_bundle: str = ""
     # Team keys: GATEWAY_AUTH_MODE was auto, so auth also turns on once any team key exists.
     auth_auto: bool = False
+    # gunicorn's forwarded_allow_ips: the proxies whose X-Forwarded-Proto is believed
+    forwarded_allow_ips: str = "127.0.0.1,::1"
 
     @property
     def database(self) -> Path:
@@ -88,7 +91,7 @@ class Settings:
         def get(name: str, default: str = "") -> str:
             return env.get(f"GATEWAY_{name}", "").strip() or default
 
-        bind = get("BIND", cls.bind)
+        bind = _bind("BIND", get("BIND", cls.bind))
         mode = _choice("AUTH_MODE", get("AUTH_MODE", "auto").lower(), AUTH_MODES)
         if mode == "auto":
             mode = "off" if is_loopback(bind) and not key_configured(get("API_KEY")) else "all_except_health"
@@ -125,7 +128,43 @@ class Settings:
             ca_bundle=_ca_bundle("CA_BUNDLE", get("CA_BUNDLE")),
             # Team keys
             auth_auto=get("AUTH_MODE", "auto").lower() == "auto",
+            forwarded_allow_ips=_networks("FORWARDED_ALLOW_IPS", get("FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips)),
         )
+
+
+def _bind(name: str, bind: str) -> str:
+    """HOST:PORT, [IPv6]:PORT or unix:PATH, checked here: gunicorn would retry a bad one for seconds, or
+    fail with a traceback (port 99999), never naming the variable."""
+    if bind.startswith(("unix:", "fd://")):
+        return bind
+    host, colon, port = bind.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1] if _is_ip(host[1:-1]) else ""
+    elif ":" in host:
+        host = ""  # IPv6 without brackets: gunicorn would split it at its first colon
+    valid_host = _is_ip(host) or bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?", host))
+    if not colon or not valid_host or not port.isdigit() or int(port) > 65535:
+        raise SettingsError(f"GATEWAY_{name} must be HOST:PORT, [IPv6]:PORT or unix:PATH, not {bind!r}")
+    return bind
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def _networks(name: str, value: str) -> str:
+    """A comma-separated list of IP addresses or networks, or `*` (what gunicorn accepts, but named here)."""
+    for part in _split(value):
+        try:
+            if part != "*":
+                ipaddress.ip_network(part)
+        except ValueError:
+            raise SettingsError(f"GATEWAY_{name} must list IP addresses or networks (or *), not {part!r}") from None
+    return value
 
 
 def _split(value: str) -> list[str]:
@@ -225,6 +264,7 @@ def _proxies(explicit: str, env: Mapping[str, str]) -> tuple[dict[str, str], str
     if explicit:
         if "://" not in explicit:
             explicit = "http://" + explicit
+        _proxy_url("UPSTREAM_PROXY", explicit)
         return {"http": explicit, "https": explicit}, ""
     wanted = {k.lower(): v for k, v in env.items() if k.lower() in ("https_proxy", "http_proxy", "all_proxy")}
     proxies = {}
@@ -234,6 +274,17 @@ def _proxies(explicit: str, env: Mapping[str, str]) -> tuple[dict[str, str], str
             proxies[scheme] = url
     no_proxy = env.get("NO_PROXY", env.get("no_proxy", ""))
     return proxies, no_proxy
+
+
+def _proxy_url(name: str, url: str) -> None:
+    """scheme://[user:pass@]host[:port]: a typo would otherwise surface as every account's first request failing."""
+    scheme, _, rest = url.partition("://")
+    hostport = rest.rstrip("/").rpartition("@")[2]
+    host, _, port = hostport.rpartition(":") if re.search(r":\d*$", hostport) else (hostport, "", "")
+    valid = bool(re.fullmatch(r"\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+", host)) and (not port or port.isdigit())
+    if scheme not in ("http", "https", "socks5", "socks5h", "socks4", "socks4a") or not valid or "/" in hostport:
+        shown = f"{scheme}://…@{hostport}" if "@" in rest else url  # its password stays out of the message
+        raise SettingsError(f"GATEWAY_{name} must be a proxy URL like http://host:port, not {shown!r}")
 
 
 def bypasses_proxy(url: str, no_proxy: str) -> bool:

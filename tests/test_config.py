@@ -65,6 +65,12 @@ def test_values_are_read():
         ("CORS_ORIGINS", "app.example"),
         ("CORS_ORIGINS", "https://app.example/path"),
         ("USER_AGENT", "agent\u00e9"),
+        ("BIND", "0.0.0.0"),
+        ("BIND", "127.0.0.1:65536"),
+        ("BIND", "::1:8045"),
+        ("UPSTREAM_PROXY", "not a url"),
+        ("UPSTREAM_PROXY", "ftp://proxy:21"),
+        ("FORWARDED_ALLOW_IPS", "10.0.0.1/8"),
     ],
 )
 def test_bad_values_fail_at_start_naming_the_variable(name, value):
@@ -77,6 +83,17 @@ def test_proxy_is_resolved_once_from_the_standard_variables():
     assert settings.upstream_proxies == {"https": "http://proxy:3128"}
     assert bypasses_proxy("http://127.0.0.1:9000", settings.no_proxy)
     assert not bypasses_proxy("https://cloudcode-pa.googleapis.com", settings.no_proxy)
+
+
+@pytest.mark.parametrize("bind", ["127.0.0.1:8045", "[::]:0", "gw.internal:80", "unix:/run/gw.sock"])
+def test_good_binds_are_taken(bind):
+    assert Settings.from_env({"GATEWAY_BIND": bind, "GATEWAY_API_KEY": "k"}).bind == bind
+
+
+def test_a_bad_proxy_url_is_named_without_its_password():
+    with pytest.raises(SettingsError, match="GATEWAY_UPSTREAM_PROXY") as refused:
+        Settings.from_env({"GATEWAY_UPSTREAM_PROXY": "http://user:s3cret@bad host:3128"})
+    assert "s3cret" not in str(refused.value)
 
 
 def test_explicit_proxy_wins():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -172,7 +173,8 @@ def test_quota_button_stores_what_google_reports(gateway, upstream, account):
 def test_every_answer_carries_the_security_headers(gateway):
     session, _ = console_session(gateway)
     assert session.get(gateway.url + "/console/", timeout=10).url == gateway.url + "/console"
-    for path in ("/console", "/console/login", "/console/api/state", "/console/static/console.js", "/console/nope"):
+    paths = ("/console", "/console/login", "/console/api/state", "/console/templates", "/console/static/console.js")
+    for path in (*paths, "/console/nope"):
         answer = session.get(gateway.url + path, timeout=10)
         if path != "/console/nope":
             assert answer.status_code == 200, path
@@ -182,6 +184,20 @@ def test_every_answer_carries_the_security_headers(gateway):
             assert "unsafe-inline" not in csp and answer.headers["X-Frame-Options"] == "DENY", path
     page = session.get(gateway.url + "/console", timeout=10).text
     assert "<script>" not in page and " style=" not in page and " on" + "click" not in page
+
+
+def test_the_page_markup_holds_only_real_accounts_bars_and_buttons(gateway, upstream):
+    """Scripts and tests read the hooks straight from the HTML: no empty prototype card or bar among them."""
+    add_account(gateway, upstream, "hooks@example.com")
+    session, _ = console_session(gateway)
+    page = session.get(gateway.url + "/console", timeout=10).text
+    assert re.findall(r'data-account="([^"]*)"', page) == ["hooks@example.com"]
+    assert re.findall(r'data-field="state">([^<]*)<', page) == ["active"]
+    assert sorted(re.findall(r'data-action="([^"]*)"', page)) == ["disable", "enable", "quota"]
+    assert "<meter" not in page and "<progress" not in page  # no quota fetched yet: no bar
+    prototypes = session.get(gateway.url + "/console/templates", timeout=10)
+    assert prototypes.status_code == 200 and 'id="account-template"' in prototypes.text
+    assert requests.get(gateway.url + "/console/templates", timeout=10).status_code == 401
 
 
 def test_the_console_shows_the_pool_and_no_secret(gateway, upstream):

@@ -71,6 +71,8 @@ def test_models_reported_by_accounts_join_the_catalog(gateway, upstream):
         ("GET", "/v2/whatever", 404, "NOT_FOUND"),
         ("GET", "/", 404, "NOT_FOUND"),
         ("DELETE", "/v1beta/models", 405, "METHOD_NOT_ALLOWED"),
+        ("GET", f"{FLASH}:generateContent", 405, "METHOD_NOT_ALLOWED"),  # the model exists: not a 404
+        ("GET", f"{FLASH}:fooBar", 404, "NOT_FOUND"),
         ("GET", "/v1beta/models?pageToken=garbage", 400, "INVALID_ARGUMENT"),
         ("GET", "/v1beta/models?pageSize=-1", 400, "INVALID_ARGUMENT"),
         ("POST", "/v1beta/models/..%2F..%2Fetc:generateContent", 400, "INVALID_ARGUMENT"),
@@ -138,6 +140,13 @@ def test_snake_case_and_integer_enums_are_accepted(gateway, account):
         "safety_settings": [{"category": 7, "threshold": "BLOCK_NONE"}],
     }
     assert gateway.post(f"{FLASH}:generateContent", body).status_code == 200
+
+
+def test_an_oversized_chunked_body_is_refused_not_truncated(gateway, upstream):
+    chunks = (b" " * (1 << 20) for _ in range(21))  # no Content-Length: werkzeug stops at the limit silently
+    answer = gateway.post(f"{FLASH}:generateContent", data=chunks, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 413 and answer.json()["error"]["code"] == 413
+    assert upstream.calls_to("streamGenerateContent") == []
 
 
 def test_oversized_body_is_refused_before_it_is_read(gateway, upstream):

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
+from gateway.catalog import Catalog
 from gateway.config import Settings, SettingsError
-from gateway.routing import Fallback, distinct
+from gateway.routing import Aliases, Fallback, distinct
 from tests.conftest import (
     HELLO,
     add_account,
@@ -246,3 +247,16 @@ def test_fallbacks_that_translate_to_the_same_upstream_model_are_dropped():
 
     chain = (fallback("a-online", "a"), fallback("b", "b"), fallback("b-16x9", "b"))
     assert distinct("a", chain) == (chain[1],)
+
+
+def test_an_alias_may_carry_settings_suffixes_for_translation():
+    """`wide=gemini-3-pro-image-16x9-4k`: the suffixes ride on the served id, as when a client writes them."""
+    catalog = Catalog(Aliases.parse("wide=gemini-3-pro-image-16x9-4k, search=gemini-2.5-flash-online"))
+    catalog.refresh(())
+    assert catalog.serve("wide") == "gemini-3-pro-image-16x9-4k"
+    assert catalog.serve("search") == "gemini-2.5-flash-online"
+    assert catalog.serve("gemini-3-pro-image-4k") == "gemini-3-pro-image-4k"
+    assert catalog.serve("nowhere-online") is None
+    listed = {entry["name"]: entry["displayName"] for entry in catalog.models()}
+    assert listed["models/wide"] == "gemini-3-pro-image-16x9-4k"
+    assert listed["models/search"] == "gemini-2.5-flash-online"

@@ -38,6 +38,11 @@ def start_refused(env: dict[str, str]) -> str:
         ("STATE_URL", "mysql://x"),
         ("LOG_FORMAT", "xml"),
         ("UPSTREAM_URLS", "ftp://x"),
+        # gunicorn's own checks would retry for seconds, print a traceback or several lines not naming these
+        ("BIND", "garbage"),
+        ("BIND", "127.0.0.1:99999"),
+        ("FORWARDED_ALLOW_IPS", "not-an-ip"),
+        ("UPSTREAM_PROXY", "http://"),
     ],
 )
 def test_a_bad_setting_stops_the_start_with_one_line(google, tmp_path, name, value):

@@ -361,6 +361,14 @@ def test_shared_definitions_cannot_grow_a_schema_exponentially():
             },
             {"properties": {"a": {"type": "string"}, "b": {}}, "required": ["a", "b"]},
         ),
+        (  # pydantic's shape: the properties in one branch, what is required of them in another
+            {"allOf": [{"type": "object", "properties": {"p": {"type": "string"}}}, {"required": ["p", "q"]}]},
+            {"type": "object", "properties": {"p": {"type": "string"}}, "required": ["p"]},
+        ),
+        (
+            {"$ref": "#/$defs/Base", "required": ["p"], "$defs": {"Base": {"properties": {"p": {"type": "string"}}}}},
+            {"properties": {"p": {"type": "string"}}, "required": ["p"]},
+        ),
         (
             {"type": "object", "properties": {"a": True, "b": False, "c": {"type": "string"}}, "required": ["a", "c"]},
             {"type": "object", "properties": {"c": {"type": "string"}}, "required": ["c"]},

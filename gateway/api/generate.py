@@ -6,6 +6,7 @@ import functools
 
 import gevent
 from flask import Blueprint, Response, g, request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..accounts.pool import fingerprint
 from ..keys.gate import check_model
@@ -29,7 +30,7 @@ def model_method(target: str) -> Response:
     check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
-    raw = request.get_data(cache=False)
+    raw = read_body()
     body = parse_json(raw)
     if len(raw) > LARGE_BODY:
         gevent.sleep(0)  # between two long steps (parsing, then writing it upstream) the worker's other streams run
@@ -44,6 +45,16 @@ def model_method(target: str) -> Response:
     fallbacks = fallbacks_for(body, names, own)
     trace.model = upstream_model = own(body, upstream_model)  # the model actually sent
     return gateway.relay.generate(upstream_model, body, trace.stream, _sse(), trace, session, fallbacks)
+
+
+def read_body() -> bytes:
+    """The request body; one sent chunked (no Content-Length) that reaches the limit is refused like an
+    announced one, as werkzeug stops reading there without a word and would hand on a truncated body."""
+    raw = request.get_data(cache=False)
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(raw) >= limit:
+        raise RequestEntityTooLarge()
+    return raw
 
 
 def _sse() -> bool:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 
 from flask import Blueprint, Response, request
+from werkzeug.exceptions import MethodNotAllowed
 
 from ..errors import GatewayError, json_response
 from ..keys.gate import check_model, visible
@@ -32,6 +33,7 @@ def get_model(target: str) -> Response:
     model, method = split_target(target)
     if method:
         check_method(method)  # a GET of models/<id>:embedContent still names the feature (501)
+        raise MethodNotAllowed(valid_methods=["POST"])  # generateContent and the like are POSTs
     entry = services().catalog.get(check_model_id(model)) if not method else None
     if entry is None:
         raise GatewayError(404, f"models/{model} is not found for API version v1beta.")

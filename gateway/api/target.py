@@ -6,7 +6,6 @@ import re
 
 from ..catalog import Catalog
 from ..errors import GatewayError
-from ..upstream.translate.suffixes import bare_model
 
 MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 METHODS = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
@@ -50,11 +49,8 @@ def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> st
     """The upstream id for a client model id, or Google's 404.
 
     Settings written as suffixes (`-online`, `-16x9-4k` on image models) ride on the resolved id, for
-    translation to read and strip: the catalog lists bare ids only."""
-    upstream = catalog.resolve(check_model_id(model))
-    bare = bare_model(model) if upstream is None else model
-    if bare != model and (resolved := catalog.resolve(bare)) is not None:
-        upstream = resolved + model[len(bare) :]
+    translation to read and strip (Catalog.serve)."""
+    upstream = catalog.serve(check_model_id(model))
     if upstream is None:
         alias = catalog.aliases.resolve(model)
         via = f" (GATEWAY_MODEL_ALIASES sends it to {alias}, which no account serves)" if alias != model else ""

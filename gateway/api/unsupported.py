@@ -20,7 +20,8 @@ FEATURE = "any(" + ", ".join(COLLECTIONS) + ")"
 
 @bp.route(f"/<{FEATURE}:feature>", methods=ANY_METHOD)
 @bp.route(f"/<{FEATURE}:feature>/<path:_rest>", methods=ANY_METHOD)
-def collection(feature: str, _rest: str = "") -> Response:
+@bp.route(f"/<{FEATURE}:feature>:<_verb>", methods=ANY_METHOD)  # collection methods: files:register
+def collection(feature: str, _rest: str = "", _verb: str = "") -> Response:
     raise unsupported(feature)
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..accounts.actions import fetch_quota, set_enabled
 from ..accounts.report import describe_all
+from ..config import Settings
 from ..errors import GatewayError, json_response
 from ..services import services
 from . import access
@@ -30,10 +32,20 @@ SECURITY_HEADERS = {
 ACTIONS = ("enable", "disable", "quota")
 
 
+def _settings() -> Settings:
+    """The settings as the console applies them: GATEWAY_AUTH_MODE=auto is off only while no key exists at
+    all, so once a team key does, auth is on here too (and, with no GATEWAY_API_KEY, the console stays shut)."""
+    gateway = services()
+    settings = gateway.settings
+    if settings.auth_mode == "off" and settings.auth_auto and gateway.keys.exist():
+        return dataclasses.replace(settings, auth_mode="all_except_health")
+    return settings
+
+
 @bp.before_request
 def guard() -> None:
     """Who may reach it first, then the CSRF token of every POST; pages check the login themselves."""
-    settings = services().settings
+    settings = _settings()
     access.check_reachable(settings)
     g.console_session = access.current_session(settings)
     if request.method == "POST":
@@ -45,7 +57,7 @@ def secure(response: Response) -> Response:
     response.headers.update(SECURITY_HEADERS)
     fresh = g.get("new_console_session")
     if fresh is not None:
-        access.set_cookie(response, services().settings, fresh)
+        access.set_cookie(response, _settings(), fresh)
     return response
 
 
@@ -57,7 +69,7 @@ def _session() -> access.Session:
 
 
 def _authorized() -> bool:
-    return access.authorized(services().settings, g.console_session)
+    return access.authorized(_settings(), g.console_session)
 
 
 @bp.get("")
@@ -68,8 +80,8 @@ def page() -> Response | str:
     return render_template(
         "console.html",
         state=pool_state(gateway, time.time()),
-        csrf=access.csrf_token(gateway.settings, _session()),
-        auth=gateway.settings.auth_mode != "off",
+        csrf=access.csrf_token(_settings(), _session()),
+        auth=_settings().auth_mode != "off",
     )
 
 
@@ -80,7 +92,7 @@ def trailing_slash() -> Response:
 
 @bp.get("/login")
 def login() -> Response | str:
-    settings = services().settings
+    settings = _settings()
     if settings.auth_mode == "off" or _authorized():
         return redirect(url_for("console.page"), 303)
     return render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=False)
@@ -88,7 +100,7 @@ def login() -> Response | str:
 
 @bp.post("/login")
 def login_submit() -> Response | tuple[str, int]:
-    settings = services().settings
+    settings = _settings()
     if settings.auth_mode == "off":
         return redirect(url_for("console.page"), 303)
     if not access.admin_key_matches(settings, request.form.get("key", "")):
@@ -109,6 +121,14 @@ def logout() -> Response:
 def state() -> Response:
     _require_login()
     return json_response(pool_state(services(), time.time()))
+
+
+@bp.get("/templates")
+def templates() -> str:
+    """What console.js clones for accounts, cooldowns and quota bars that appear later. Kept out of the page,
+    whose markup scripts and tests read: every `data-account`, `data-action` and `<meter>` there is a real one."""
+    _require_login()
+    return render_template("templates.html", csrf=access.csrf_token(_settings(), _session()))
 
 
 @bp.post("/api/accounts/<int:account_id>/<action>")

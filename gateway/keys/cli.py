@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..services import services
+from .gate import CACHE_SECONDS
 from .manage import describe_all, find, issue, summary_line
 from .store import NameTaken
 
@@ -64,7 +65,7 @@ def list_command(as_json: bool) -> None:
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @with_appcontext
 def revoke_command(key: str, yes: bool) -> None:
-    """Revoke a key (by name or id): every gateway refuses it within a second or two."""
+    """Revoke a key (by name or id): once this returns, every gateway refuses it."""
     backend = services().keys.backend
     found = find(backend, key)
     if found is None:
@@ -72,4 +73,7 @@ def revoke_command(key: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Revoke key {found.name}? Clients using it are refused from now on", abort=True)
     backend.revoke(found.id)
+    # Workers re-read the keys at most CACHE_SECONDS old: waiting that long means that when the command
+    # returns, no worker on any host still holds the key (a script's next request is refused).
+    time.sleep(CACHE_SECONDS + 0.1)
     click.echo(f"revoked {found.name}")

@@ -48,7 +48,9 @@ class Keys:
         return self._by_hash
 
     def exist(self) -> bool:
-        return bool(self._table())
+        # Asked by keyless requests in auto mode: while none is known, look again (at most ten times a second)
+        # so a key made a moment ago turns auth on at once, as identify() finds it at once.
+        return bool(self._table()) or bool(self._table(MISS_RELOAD))
 
     def identify(self, presented: list[str]) -> TeamKey | None:
         """The live team key among those presented, if any (revoked and expired ones are unknown)."""

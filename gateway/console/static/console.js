@@ -9,13 +9,14 @@
   const csrf = document.querySelector('meta[name="csrf-token"]').content;
   const SVG = "http://www.w3.org/2000/svg";
   let deadlines = new Map(); // cooldown element -> end time (this clock's ms)
+  let prototypes = null; // the document of /console/templates: the <template>s cloned below, read once
 
   const field = (root, name) => root.querySelector(`[data-field="${name}"]`);
   const setText = (el, value) => {
     const text = value === null || value === undefined ? "" : String(value);
     if (el.textContent !== text) el.textContent = text;
   };
-  const fromTemplate = (id) => document.getElementById(id).content.firstElementChild.cloneNode(true);
+  const fromTemplate = (id) => prototypes.getElementById(id).content.firstElementChild.cloneNode(true);
   const number = (n) => Number(n || 0).toLocaleString("en-US");
 
   function duration(seconds) {
@@ -153,8 +154,24 @@
     deadlines.forEach((end, el) => setText(el, `${duration((end - now) / 1000)} left`));
   }
 
+  // The templates live apart from the page (its markup holds only real accounts): fetched before the first render.
+  async function loadPrototypes() {
+    const response = await fetch(body.dataset.templatesUrl, { cache: "no-store" });
+    if (response.ok) prototypes = new DOMParser().parseFromString(await response.text(), "text/html");
+    return response;
+  }
+
   async function refresh() {
     try {
+      const loaded = prototypes ? null : await loadPrototypes();
+      if (loaded && loaded.status === 401) {
+        window.location.assign(body.dataset.loginUrl);
+        return;
+      }
+      if (loaded && !loaded.ok) {
+        setText(document.getElementById("updated"), `could not update (HTTP ${loaded.status})`);
+        return;
+      }
       const response = await fetch(body.dataset.stateUrl, { headers: { Accept: "application/json" }, cache: "no-store" });
       if (response.status === 401) {
         window.location.assign(body.dataset.loginUrl);

@@ -115,7 +115,9 @@ class _Cleaner:
         self.expanding: list[str] = []
         self.budget = MAX_REFS
 
-    def node(self, raw: object, depth: int) -> dict | None:
+    def node(self, raw: object, depth: int, merged: bool = False) -> dict | None:
+        """One cleaned schema; `merged`: a part folded into another (an `allOf` branch, a `$ref`), whose
+        `required` may name properties a sibling part brings, so it is pruned only once they are united."""
         if not isinstance(raw, dict):
             return None  # true/false ("anything"/"nothing"): a property or item the proto cannot hold
         raw = {_camel(key): value for key, value in raw.items()}
@@ -141,7 +143,7 @@ class _Cleaner:
         for part in self._all_of(raw, hints, depth):
             _merge(out, part)
         self._any_of(raw, out, hints, depth)
-        _finish(out, hints)
+        _finish(out, hints, prune=not merged)
         return out
 
     def _properties(self, value: object, out: dict, hints: list[str], depth: int) -> None:
@@ -165,7 +167,7 @@ class _Cleaner:
             parts.append(self._ref(raw["$ref"], hints, depth))
         branches = raw.get("allOf")
         if isinstance(branches, list):
-            parts.extend(self.node(branch, depth + 1) for branch in branches)
+            parts.extend(self.node(branch, depth + 1, merged=True) for branch in branches)
         elif branches is not None:
             hints.append(_hint("allOf", branches))
         return [part for part in parts if part is not None]
@@ -201,7 +203,7 @@ class _Cleaner:
         self.budget -= 1
         self.expanding.append(ref)
         try:
-            return self.node(target, depth + 1)
+            return self.node(target, depth + 1, merged=True)
         finally:
             self.expanding.pop()
 
@@ -247,10 +249,10 @@ def _merge(out: dict, part: dict) -> None:
             out.setdefault(key, value)
 
 
-def _finish(out: dict, hints: list[str]) -> None:
+def _finish(out: dict, hints: list[str], prune: bool = True) -> None:
     """`required` pruned to existing properties, objects given `properties`, hints put in the description."""
     properties = out.get("properties")
-    if "required" in out:
+    if "required" in out and prune:
         required = [name for name in dict.fromkeys(out.pop("required")) if name in (properties or ())]
         if required:
             out["required"] = required
