@@ -26,7 +26,8 @@ def model_method(target: str) -> Response:
     model, method = split_target(target)
     check_method(method)
     gateway = services()
-    upstream_model = resolve(gateway.catalog, model, method)  # aliases applied, once, before translation
+    catalog = gateway.catalog  # read once: each read checks whether the accounts changed
+    upstream_model = resolve(catalog, model, method)  # aliases applied, once, before translation
     check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
     trace = g.trace
     trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
@@ -40,7 +41,7 @@ def model_method(target: str) -> Response:
     validate_body("generate", body)
     session = fingerprint(body)  # the conversation: its account, and the thought signatures relayed in it
     # Each fallback gets its own translation of the body as the client sent it, so this comes first.
-    names = gateway.catalog.fallbacks(upstream_model)
+    names = catalog.fallbacks(upstream_model)
     own = functools.partial(translate, rules=gateway.rules, session=session, signatures=gateway.signatures)
     fallbacks = fallbacks_for(body, names, own)
     trace.model = upstream_model = own(body, upstream_model)  # the model actually sent
