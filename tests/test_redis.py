@@ -85,10 +85,13 @@ def test_losing_redis_degrades_but_serves_and_recovers(shared, upstream):
     assert sum(1 for _, done in results if done > stopped) > 20  # traffic really went on across the loss
     assert a.get("/healthz", key=None).json()["shared_state"] == "degraded"
     server.start()
-    deadline = time.monotonic() + 15
-    while a.get("/healthz", key=None).json()["shared_state"] != "redis" and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert a.get("/healthz", key=None).json()["shared_state"] == "redis"
+    # Each worker tries Redis again within RETRY_AFTER of its own last failure: recovered once every answer,
+    # whichever worker gives it, says so.
+    deadline, answers = time.monotonic() + 15, []
+    while answers[-6:] != ["redis"] * 6 and time.monotonic() < deadline:
+        answers.append(a.get("/healthz", key=None).json()["shared_state"])
+        time.sleep(0.25)
+    assert answers[-6:] == ["redis"] * 6, answers
     assert a.post(GENERATE, HELLO).status_code == 200
 
 

@@ -60,9 +60,6 @@ class RedisState:
         except redis.RedisError as exc:
             log.warning("Redis unavailable (%s): serving from this host's local state", type(exc).__name__)
             self._down_until = time.monotonic() + RETRY_AFTER
-            # Every pooled connection died with the server: the next try, once it is back, must not meet them one
-            # by one (each would fail and put off recovery by another RETRY_AFTER).
-            self.redis.connection_pool.disconnect()
             return fallback
 
     # ---- reads ----
