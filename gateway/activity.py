@@ -20,13 +20,14 @@ from typing import TYPE_CHECKING, Protocol
 
 import redis
 
+from .batch import FLUSH_INTERVAL, Batch
+
 if TYPE_CHECKING:
     from .trace import Trace
 
 log = logging.getLogger(__name__)
 RECENT = 100  # requests the console lists
 HOURS = 24  # hours of usage it shows
-FLUSH_INTERVAL = 1.0
 SEP = "\x1f"
 COUNTS = ("requests", "failures", "tokens_in", "tokens_out")
 FAILURES = (sqlite3.Error, redis.RedisError, OSError)  # a full disk, an unwritable directory, Redis gone
@@ -60,29 +61,14 @@ def entry(trace: Trace) -> dict:
     }
 
 
-class ActivityLog:
+class ActivityLog(Batch[list]):
     def __init__(self, backend: Backend, interval: float = FLUSH_INTERVAL) -> None:
+        super().__init__(list, backend.write, FAILURES, "recent requests", interval)
         self.backend = backend
-        self.interval = interval
-        self._pending: list[dict] = []
-        self._timer: threading.Timer | None = None
 
     def add(self, trace: Trace) -> None:
-        """Keep one finished request for the next write (a greenlet timer under gunicorn's gevent worker)."""
-        self._pending.append(entry(trace))
-        if self._timer is None:
-            self._timer = threading.Timer(self.interval, self.flush)
-            self._timer.daemon = True
-            self._timer.start()
-
-    def flush(self) -> None:
-        pending, self._pending, self._timer = self._pending, [], None
-        if not pending:
-            return
-        try:
-            self.backend.write(pending)
-        except FAILURES as exc:  # bookkeeping: never fail or slow a request over it
-            log.warning("could not record recent requests: %s", exc)
+        """Keep one finished request for the next write."""
+        self.pending().append(entry(trace))
 
     def recent(self) -> list[dict]:
         """Newest first by the time they ended: workers write each second's requests in turn, not in order."""
