@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import redis
 
+from .accounts.redis_state import connect
 from .batch import FLUSH_INTERVAL, Batch
 
 if TYPE_CHECKING:
@@ -167,7 +168,7 @@ class RedisActivity:
     """A list trimmed to RECENT, and a hash per hour that expires by itself, shared by every host."""
 
     def __init__(self, url: str, prefix: str = "gateway:") -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.redis = connect(url)
         self.recent_key, self.hour_prefix = prefix + "recent", prefix + "hourly:"
 
     def write(self, entries: list[dict]) -> None:

@@ -28,12 +28,17 @@ SHARED_VIEW_TTL = 1.0
 SEP = "\x1f"
 
 
+def connect(url: str) -> redis.Redis:
+    """A client for the shared Redis: short timeouts, so an outage costs a request half a second, not a hang."""
+    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+
 class RedisState:
     """A PoolState: Redis for the shared state, the local Store for account records and as the fallback."""
 
     def __init__(self, url: str, local: Store) -> None:
         self.local = local
-        self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.redis = connect(url)
         self.owner = uuid.uuid4().hex  # this process, as holder of refresh locks
         self._down_until = 0.0
         self._view: tuple[Snapshot, float, Snapshot] | None = None  # (local snapshot, read until, merged)

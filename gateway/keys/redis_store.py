@@ -9,6 +9,7 @@ from dataclasses import asdict, replace
 
 import redis
 
+from ..accounts.redis_state import connect
 from .store import KeyTally, NameTaken, TeamKey
 
 PREFIX = "gateway:teamkeys:"
@@ -37,7 +38,7 @@ class RedisKeyStore:
     errors = (redis.RedisError,)
 
     def __init__(self, url: str) -> None:
-        self.redis = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.redis = connect(url)
         self._take_slot = self.redis.register_script(TAKE_SLOT)
         self._create = self.redis.register_script(CREATE)
 
