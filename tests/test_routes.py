@@ -1,5 +1,6 @@
 """Paths as Google parses them, the model catalog, and hostile input refused at the door."""
 
+import json
 import socket
 
 import pytest
@@ -140,6 +141,18 @@ def test_snake_case_and_integer_enums_are_accepted(gateway, account):
         "safety_settings": [{"category": 7, "threshold": "BLOCK_NONE"}],
     }
     assert gateway.post(f"{FLASH}:generateContent", body).status_code == 200
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("size", [(1 << 20) - 300, 3 << 20, (5 << 20) + 12345])
+def test_a_big_body_read_in_pieces_arrives_whole(gateway, upstream, account, size, chunked):
+    text = "".join(chr(0x61 + n % 26) for n in range(26)) * (size // 26)
+    raw = json.dumps({"contents": [{"role": "user", "parts": [{"text": text}]}]}).encode()
+    data = (raw[n : n + 70000] for n in range(0, len(raw), 70000)) if chunked else raw
+    answer = gateway.post(f"{FLASH}:generateContent", data=data, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 200, answer.text
+    [call] = upstream.calls_to("streamGenerateContent")
+    assert call.body["request"]["contents"][0]["parts"][0]["text"] == text
 
 
 def test_an_oversized_chunked_body_is_refused_not_truncated(gateway, upstream):

@@ -19,6 +19,7 @@ from .target import check_method, resolve, split_target
 
 bp = Blueprint("generate", __name__)
 LARGE_BODY = 1 << 20  # bytes: a body this big takes milliseconds to parse and as long again to send on
+BODY_PIECE = 1 << 20  # bytes read at a time
 
 
 @bp.post("/models/<path:target>")
@@ -49,9 +50,18 @@ def model_method(target: str) -> Response:
 
 
 def read_body() -> bytes:
-    """The request body; one sent chunked (no Content-Length) that reaches the limit is refused like an
-    announced one, as werkzeug stops reading there without a word and would hand on a truncated body."""
-    raw = request.get_data(cache=False)
+    """The request body, a megabyte at a time with the worker's other streams let in between.
+
+    werkzeug's own read asks for 64 KB at a time, and gunicorn's reader copies what it holds on every such read:
+    78 ms of CPU for an 18 MB body, 21 ms in 1 MB pieces. A body sent chunked (no Content-Length) that reaches
+    the limit is refused like an announced one: werkzeug stops reading there without a word.
+    """
+    stream = request.stream
+    pieces = [stream.read(min(request.content_length or BODY_PIECE, BODY_PIECE))]
+    while len(pieces[-1]) == BODY_PIECE:
+        gevent.sleep(0)
+        pieces.append(stream.read(BODY_PIECE))
+    raw = b"".join(pieces)
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(raw) >= limit:
         raise RequestEntityTooLarge()
