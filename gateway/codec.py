@@ -1,25 +1,26 @@
-"""JSON on the request path: orjson (parsing and writing multi-MB bodies and events 2-4x faster than the standard
-library, and under gevent every millisecond spent there stalls every other stream of the worker), with the
-standard library where orjson cannot: writing integers beyond 64 bits, and precise messages for broken input.
-(orjson reads such integers as doubles, which is what protobuf's Struct, and so Google, keeps of them anyway.)"""
+"""JSON on the request path: msgspec. Under gevent every millisecond spent parsing or writing a multi-MB body or
+event stalls every other stream of the worker, and msgspec parses those twice as fast as orjson (an 18 MB body:
+15 ms against 31) and five times as fast as the standard library, writes them as fast, and keeps integers beyond
+64 bits exact both ways. The standard library still words the error for broken input."""
 
 from __future__ import annotations
 
 import json
 
-import orjson
+import msgspec
 
+# What a refused document raises: msgspec's error, or RecursionError for nesting past the interpreter's limit.
+DECODE_ERRORS = (msgspec.DecodeError, RecursionError)
+_decoder = msgspec.json.Decoder()
+_encoder = msgspec.json.Encoder()
 # Characters that str.splitlines() breaks at and JSON leaves raw inside strings: google-genai 1.x/2.x split SSE
-# lines there. orjson writes UTF-8 only, so they are escaped afterwards (they can only occur inside strings).
+# lines there. msgspec writes UTF-8, so they are escaped afterwards (they can only occur inside strings).
 _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe2\x80\xa9", b"\\u2029"))
 
 
 def dumps(payload: object) -> bytes:
     """Compact UTF-8 JSON (what goes to Google)."""
-    try:
-        return orjson.dumps(payload)
-    except TypeError:  # an integer beyond 64 bits
-        return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+    return _encoder.encode(payload)
 
 
 def dumps_line(payload: object) -> bytes:
@@ -31,9 +32,14 @@ def dumps_line(payload: object) -> bytes:
     return data
 
 
+def decode(data: bytes) -> object:
+    """Parse strict JSON: invalid UTF-8, lone surrogate escapes, NaN and Infinity raise one of DECODE_ERRORS."""
+    return _decoder.decode(data)
+
+
 def loads(data: bytes) -> object:
-    """Parse JSON; what orjson refuses is parsed by the standard library, which raises a precise error."""
+    """Parse JSON; what msgspec refuses is parsed by the standard library, which raises a precise error."""
     try:
-        return orjson.loads(data)
-    except orjson.JSONDecodeError:
+        return _decoder.decode(data)
+    except DECODE_ERRORS:
         return json.loads(data)

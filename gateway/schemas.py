@@ -10,9 +10,9 @@ import json
 import re
 from collections.abc import Callable
 
-import orjson
 from marshmallow import INCLUDE, Schema, ValidationError, fields, pre_load
 
+from .codec import DECODE_ERRORS, decode
 from .errors import GatewayError
 
 MAX_DEPTH = 100  # Google's own proto parser gives up deeper than this
@@ -182,8 +182,8 @@ def parse_json(raw: bytes) -> dict:
     if not raw.strip():
         raise invalid("The request body is empty; send a JSON object.")
     try:
-        body = orjson.loads(raw)  # also refuses invalid UTF-8 and lone surrogate escapes, as Google does
-    except orjson.JSONDecodeError as exc:
+        body = decode(raw)  # refuses invalid UTF-8 and lone surrogate escapes, as Google does
+    except DECODE_ERRORS as exc:
         raise invalid(_why_not_json(raw, exc)) from None
     if not isinstance(body, dict):
         raise invalid("The request body must be a JSON object.")
@@ -195,8 +195,8 @@ def parse_json(raw: bytes) -> dict:
     return body
 
 
-def _why_not_json(raw: bytes, refusal: ValueError) -> str:
-    """What is wrong with a body orjson refused, in the standard library's more precise words."""
+def _why_not_json(raw: bytes, refusal: Exception) -> str:
+    """What is wrong with a body msgspec refused, in the standard library's more precise words."""
     try:
         json.loads(raw)
     except UnicodeDecodeError:
@@ -205,7 +205,7 @@ def _why_not_json(raw: bytes, refusal: ValueError) -> str:
         return f"The request body nests deeper than {MAX_DEPTH} levels."
     except ValueError as exc:
         return f"Invalid JSON payload received. {exc}."
-    # The standard library takes what orjson and Google refuse: lone surrogate escapes, NaN, Infinity.
+    # The standard library takes what msgspec and Google refuse: lone surrogate escapes, NaN, Infinity.
     if _has_lone_surrogate(raw):
         return "The request body holds a lone UTF-16 surrogate escape (like \\ud800): not valid Unicode."
     return f"Invalid JSON payload received. {refusal}."

@@ -1,10 +1,10 @@
-"""The request path's JSON codec: orjson, with the standard library where orjson cannot."""
+"""The request path's JSON codec: msgspec, with the standard library's words for broken input."""
 
 import json
 
 import pytest
 
-from gateway.codec import dumps, dumps_line, loads
+from gateway.codec import DECODE_ERRORS, decode, dumps, dumps_line, loads
 
 
 def test_round_trip_is_compact_utf8():
@@ -13,10 +13,17 @@ def test_round_trip_is_compact_utf8():
     assert loads(dumps(value)) == value
 
 
-def test_integers_beyond_64_bits_travel_as_the_double_google_keeps():
-    # protobuf's Struct (functionCall args, responses) holds every number as a double anyway
-    assert loads(b'{"n": 123456789012345678901234567890}') == {"n": 1.2345678901234568e29}
-    assert json.loads(dumps({"n": 2**70})) == {"n": 2**70}
+def test_integers_beyond_64_bits_stay_exact_both_ways():
+    assert loads(b'{"n": 123456789012345678901234567890}') == {"n": 123456789012345678901234567890}
+    assert dumps({"n": 2**70}) == b'{"n":1180591620717411303424}'
+
+
+@pytest.mark.parametrize(
+    "raw", [b'"\\ud800"', b'"\\udc00"', b'"\\ud800\\u0041"', b'"\xff"', b"NaN", b"[Infinity]", b"{} x", b"[" * 5000]
+)
+def test_strict_decode_refuses_what_google_refuses(raw):
+    with pytest.raises(DECODE_ERRORS):
+        decode(raw)
 
 
 def test_broken_json_raises_the_standard_librarys_precise_error():
