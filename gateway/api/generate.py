@@ -74,5 +74,7 @@ def _sse() -> bool:
     google-generativeai asks with `$alt=json;enum-encoding=int` and reads a streamed JSON array; google-genai
     sends `alt=sse`; curl and the seed tutorial send no `alt` and expect text/event-stream.
     """
+    if "alt" not in request.environ.get("QUERY_STRING", ""):  # most requests: no need to parse the query
+        return True
     alt = request.args.get("alt") or request.args.get("$alt") or "sse"
     return alt.partition(";")[0].strip().lower() != "json"

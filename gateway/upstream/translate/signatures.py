@@ -34,9 +34,9 @@ def thought_signatures(body: dict, target: Target) -> None:
             _sign(part, SENTINEL)
             sentinels += 1
     if restored:
-        metrics.THOUGHT_SIGNATURES.labels("restored").inc(restored)
+        metrics.labelled(metrics.THOUGHT_SIGNATURES, "restored").inc(restored)
     if sentinels:
-        metrics.THOUGHT_SIGNATURES.labels("sentinel").inc(sentinels)
+        metrics.labelled(metrics.THOUGHT_SIGNATURES, "sentinel").inc(sentinels)
 
 
 def _recalled(target: Target, unsigned: list[tuple[dict, dict, bool]]) -> list[str | None]:
