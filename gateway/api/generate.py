@@ -49,23 +49,27 @@ def model_method(target: str) -> Response:
     return gateway.relay.generate(upstream_model, body, trace.stream, _sse(), trace, session, fallbacks)
 
 
-def read_body() -> bytes:
-    """The request body, a megabyte at a time with the worker's other streams let in between.
+def read_body() -> bytes | bytearray:
+    """The request body, a megabyte at a time with the worker's other streams let in between pieces.
 
-    werkzeug's own read asks for 64 KB at a time, and gunicorn's reader copies what it holds on every such read:
-    78 ms of CPU for an 18 MB body, 21 ms in 1 MB pieces. A body sent chunked (no Content-Length) that reaches
-    the limit is refused like an announced one: werkzeug stops reading there without a word.
+    Read from `wsgi.input` itself, which gunicorn ends where the body ends (Content-Length or chunked). werkzeug's
+    wrapper asks it for 64 KB at a time, and gunicorn's reader copies what it holds on every read: 78 ms of CPU
+    for an 18 MB body, 21 ms in 1 MB pieces. A chunked body past the limit is refused like an announced one
+    (werkzeug's wrapper would stop reading there without a word).
     """
-    stream = request.stream
-    pieces = [stream.read(min(request.content_length or BODY_PIECE, BODY_PIECE))]
-    while len(pieces[-1]) == BODY_PIECE:
-        gevent.sleep(0)
-        pieces.append(stream.read(BODY_PIECE))
-    raw = b"".join(pieces)
-    limit = request.max_content_length
-    if request.content_length is None and limit is not None and len(raw) >= limit:
+    length, limit = request.content_length, request.max_content_length
+    if length is not None and limit is not None and length > limit:
         raise RequestEntityTooLarge()
-    return raw
+    source = request.environ["wsgi.input"]
+    if length is not None and length <= BODY_PIECE:
+        return source.read(length)
+    body = bytearray()  # grown in place: no list of pieces joined (a copy of the whole body) at the end
+    while piece := source.read(BODY_PIECE):
+        body += piece
+        if limit is not None and len(body) > limit:
+            raise RequestEntityTooLarge()
+        gevent.sleep(0)
+    return body
 
 
 def _sse() -> bool:
