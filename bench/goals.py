@@ -26,14 +26,14 @@ def _ratio(a: float, b: float) -> float:
 
 
 def s1_goals(s1: dict) -> list[Verdict]:
-    """Throughput >= 1.0x (and at worst 0.8x) and CPU per request <= 1.25x the bare relay's, at 1 and 32
-    connections."""
+    """Throughput >= 1.0x (and at worst 0.9x, since the big-payload issue) and CPU per request <= 1.25x the bare
+    relay's, at 1 and 32 connections."""
     verdicts = []
     for c in (1, 32):
         gateway, bare = s1[f"gateway/c{c}"], s1[f"bare/c{c}"]
         r = _ratio(gateway["rps"], bare["rps"])
         verdicts.append(Verdict(f"S1 c={c} throughput, x bare", r, ">= 1.0", r >= 1.0))
-        verdicts.append(Verdict(f"S1 c={c} throughput floor, x bare", r, ">= 0.8", r >= 0.8))
+        verdicts.append(Verdict(f"S1 c={c} throughput floor, x bare", r, ">= 0.9", r >= 0.9))
         r = _ratio(gateway["cpu_ms_per_request"], bare["cpu_ms_per_request"])
         verdicts.append(Verdict(f"S1 c={c} CPU per request, x bare", r, "<= 1.25", r <= 1.25))
     return verdicts
