@@ -20,7 +20,10 @@ _LINE_BREAKS = ((b"\xc2\x85", b"\\u0085"), (b"\xe2\x80\xa8", b"\\u2028"), (b"\xe
 
 def dumps(payload: object) -> bytes:
     """Compact UTF-8 JSON (what goes to Google)."""
-    return _encoder.encode(payload)
+    try:
+        return _encoder.encode(payload)
+    except UnicodeEncodeError:  # a lone surrogate, which only a \ud800-style escape makes: escaped again
+        return json.dumps(payload, separators=(",", ":")).encode()
 
 
 def dumps_line(payload: object) -> bytes:
@@ -37,9 +40,9 @@ def decode(data: bytes) -> object:
     return _decoder.decode(data)
 
 
-def loads(data: bytes) -> object:
+def loads(data: bytes | memoryview) -> object:
     """Parse JSON; what msgspec refuses is parsed by the standard library, which raises a precise error."""
     try:
         return _decoder.decode(data)
     except DECODE_ERRORS:
-        return json.loads(data)
+        return json.loads(bytes(data))

@@ -26,6 +26,10 @@ def test_strict_decode_refuses_what_google_refuses(raw):
         decode(raw)
 
 
+def test_a_lone_surrogate_read_leniently_is_written_back_escaped():
+    assert dumps(loads(b'{"t": "a\\ud800"}')) == b'{"t":"a\\ud800"}'
+
+
 def test_broken_json_raises_the_standard_librarys_precise_error():
     with pytest.raises(json.JSONDecodeError, match="line 1 column"):
         loads(b'{"a": }')

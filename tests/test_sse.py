@@ -50,6 +50,18 @@ def test_events_are_unwrapped_and_foreign_lines_ignored():
     assert list(parse_events(lines)) == [text_event("Hel"), {"candidates": []}]
 
 
+def test_crlf_lines_padded_done_and_a_lone_surrogate_event():
+    lines = [
+        wrapped(text_event("a")) + b"\r",
+        b"\r",
+        b"data:   [DONE]  \r",
+        b"\r",
+        b'data: {"response": {"t": "\\ud800"}}\r',  # msgspec refuses it; the standard library reads it
+        b"\r",
+    ]
+    assert list(parse_events(lines)) == [text_event("a"), {"t": "\ud800"}]
+
+
 def test_multiline_event_and_pending_event_at_eof():
     lines = [b'data: {"candidates":', b"data: []}", b"", b'data: {"x": 1}']
     assert list(parse_events(lines)) == [{"candidates": []}, {"x": 1}]

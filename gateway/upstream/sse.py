@@ -21,7 +21,9 @@ def iter_lines(raw) -> Iterator[bytes]:
         first = pending.find(b"\n", start)
         if first < 0:
             continue
-        yield bytes(pending[:first])
+        with memoryview(pending) as view:  # bytes of a slice of the buffer would copy a multi-MB event twice
+            line = bytes(view[:first])
+        yield line
         *lines, rest = pending[first + 1 :].split(b"\n")
         yield from map(bytes, lines)
         pending = rest
@@ -35,21 +37,21 @@ def parse_events(lines: Iterable[bytes]) -> Iterator[dict]:
     `data:` with or without the space; lines of one event joined until a blank line; comments, `event:`,
     `id:` and `[DONE]` ignored; a pending event flushed at EOF; malformed events skipped and logged.
     """
-    buffer: list[bytes] = []
+    buffer: list[memoryview] = []
     for line in lines:
-        line = line.rstrip(b"\r")
+        end = len(line) - 1 if line.endswith(b"\r") else len(line)
         if line.startswith(b"data:"):
-            data = line[5:].strip()
-            if data != b"[DONE]":
+            data = memoryview(line)[5:end]  # a view: no copy of a multi-MB event (JSON allows the space)
+            if not (len(data) <= 32 and bytes(data).strip() == b"[DONE]"):
                 buffer.append(data)
-        elif not line and buffer:
+        elif not end and buffer:
             yield from _decode(buffer)
             buffer = []
     if buffer:
         yield from _decode(buffer)
 
 
-def _decode(buffer: list[bytes]) -> Iterator[dict]:
+def _decode(buffer: list[memoryview]) -> Iterator[dict]:
     try:
         payload = loads(buffer[0] if len(buffer) == 1 else b"\n".join(buffer))
     except ValueError:
@@ -74,7 +76,7 @@ def has_content(event: dict) -> bool:
 def sse_frames(events: Iterable[dict]) -> Iterator[bytes]:
     """Each event as `data: <one-line JSON>\\n\\n`; nothing else, ever (google-genai rejects the rest)."""
     for event in events:
-        yield b"data: " + dumps_line(event) + b"\n\n"
+        yield b"".join((b"data: ", dumps_line(event), b"\n\n"))  # one copy of the event, not two
 
 
 def json_array(events: Iterable[dict]) -> Iterator[bytes]:
