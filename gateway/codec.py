@@ -1,7 +1,7 @@
 """JSON on the request path: msgspec. Under gevent every millisecond spent parsing or writing a multi-MB body or
 event stalls every other stream of the worker, and msgspec parses those twice as fast as orjson (an 18 MB body:
-15 ms against 31) and five times as fast as the standard library, writes them as fast, and keeps integers beyond
-64 bits exact both ways. The standard library still words the error for broken input."""
+11 ms against 26) and four times as fast as the standard library, writes them faster (9 ms against 11), and keeps
+integers beyond 64 bits exact both ways. The standard library still words the error for broken input."""
 
 from __future__ import annotations
 

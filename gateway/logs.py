@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import os
 import sys
@@ -42,7 +43,10 @@ class JsonLines(logging.Formatter):
         }
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return _LINE.encode(line).decode()
+        try:
+            return _LINE.encode(line).decode()
+        except UnicodeEncodeError:  # a lone surrogate in a message: the standard library escapes it
+            return json.dumps(line, default=str)
 
 
 class Text(logging.Formatter):
