@@ -1,6 +1,9 @@
 """A big body written for Google a piece at a time: the same JSON as written whole."""
 
+import socket
+
 import gevent
+import gevent.socket
 
 from gateway.api import body as body_module
 from gateway.codec import dumps
@@ -17,10 +20,12 @@ def test_parts_written_in_pieces_give_the_same_json_and_let_others_run(monkeypat
         ],
         "generationConfig": {"temperature": 0.5},
     }
-    ran = []
-    other = gevent.spawn(lambda: ran.append(True))
+    ours, theirs = (gevent.socket.socket(fileno=end.detach()) for end in socket.socketpair())
+    stream = gevent.spawn(theirs.recv, 10)  # a stream waiting for its next event
+    gevent.sleep(0.01)
+    ours.send(b"event")  # it arrives; a sleep(0) would not let that greenlet read it
     written = body_module.written_in_pieces(big)
-    assert ran and other.dead  # the 1500 bytes part passed a piece: the other greenlet ran meanwhile
+    assert stream.dead and stream.value == b"event"  # the 1500-byte part passed a piece: the stream ran meanwhile
     assert dumps({"request": written}) == dumps({"request": big})
     assert written["contents"][1] is big["contents"][1]  # a content without parts is left as it is
 

@@ -16,6 +16,16 @@ from ..codec import dumps
 PIECE = 1 << 20  # bytes read, or written, between two yields; a body above one piece is a large one
 
 
+def let_streams_run() -> None:
+    """Let every greenlet whose socket is ready run, then come back.
+
+    Not sleep(0): that resumes this greenlet before the loop polls the sockets, so a stream's event that arrived
+    meanwhile stays unread (measured: 50 ms of 1 ms slices, each ending in sleep(0), and the event waited all
+    50). Any positive sleep waits for the loop's next turn, which polls first.
+    """
+    gevent.sleep(1e-6)
+
+
 def read_body() -> bytes | bytearray:
     """The request body, a piece at a time.
 
@@ -35,7 +45,7 @@ def read_body() -> bytes | bytearray:
         body += piece
         if limit is not None and len(body) > limit:
             raise RequestEntityTooLarge()
-        gevent.sleep(0)
+        let_streams_run()
     return body
 
 
@@ -51,7 +61,7 @@ def written_in_pieces(body: dict) -> dict:
                 parts.append(msgspec.Raw(dumps(part)))
                 written += len(parts[-1])
                 if written >= PIECE:
-                    gevent.sleep(0)
+                    let_streams_run()
                     written = 0
             content = {**content, "parts": parts}
         contents.append(content)

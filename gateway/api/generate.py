@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 
-import gevent
 from flask import Blueprint, Response, g, request
 
 from ..accounts.pool import fingerprint
@@ -14,7 +13,7 @@ from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
 from ..upstream.translate.suffixes import bare_model
-from .body import PIECE, read_body, written_in_pieces
+from .body import PIECE, let_streams_run, read_body, written_in_pieces
 from .target import check_method, resolve, split_target
 
 bp = Blueprint("generate", __name__)
@@ -34,7 +33,7 @@ def model_method(target: str) -> Response:
     body = parse_json(raw)
     large = len(raw) > PIECE
     if large:
-        gevent.sleep(0)  # after one long step (parsing) the worker's other streams run
+        let_streams_run()  # after one long step (parsing)
     if method == "countTokens":
         trace.model = bare_model(upstream_model)
         return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)
