@@ -37,11 +37,7 @@ def s1_table(s1: dict) -> list[str]:
     ]
     rows = [
         [
-            key,
-            f"{v['rps']:.0f}",
-            f"{v['p50_ms']:.2f}",
-            f"{v['p99_ms']:.2f}",
-            f"{v['cpu_ms_per_request']:.3f}",
+            *_wrk_cells(key, v),
             f"{v['fake_cpu_ms_per_request']:.3f}",
             *_load(v),
             str(v["errors"]),
@@ -49,6 +45,11 @@ def s1_table(s1: dict) -> list[str]:
         for key, v in s1.items()
     ]
     return _table("S1 non-stream generateContent (wrk; CPU from /proc; direct = the fake alone)", header, rows)
+
+
+def _wrk_cells(key: str, v: dict) -> list[str]:
+    """The cells every S1 row starts with: which run, its rate, latencies and the server's CPU per request."""
+    return [key, f"{v['rps']:.0f}", f"{v['p50_ms']:.2f}", f"{v['p99_ms']:.2f}", f"{v['cpu_ms_per_request']:.3f}"]
 
 
 def s2_table(s2: dict) -> list[str]:
@@ -147,11 +148,7 @@ def s1_redis_table(s1r: dict) -> list[str]:
     header = ["system/conns", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "redis-server CPU ms/req", "errors"]
     rows = [
         [
-            key,
-            f"{v['rps']:.0f}",
-            f"{v['p50_ms']:.2f}",
-            f"{v['p99_ms']:.2f}",
-            f"{v['cpu_ms_per_request']:.3f}",
+            *_wrk_cells(key, v),
             f"{v['redis_cpu_ms_per_request']:.3f}",
             str(v["errors"]),
         ]
