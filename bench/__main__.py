@@ -54,8 +54,8 @@ class Plan:
     s4_repeats: int  # big requests of each size, one at a time
 
 
-FULL = Plan(4, 3, 60, (500, 1000, 2000), 15, 400, 5)
-QUICK = Plan(3, 1, 15, (2000,), 8, 400, 2)
+FULL = Plan(1, 12, 60, (500, 1000, 2000), 15, 400, 5)
+QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2)
 SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r")
 
 

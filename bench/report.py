@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .goals import Verdict, added, added_ms_per_mb, added_per_event
+import statistics
+
+from .goals import Verdict, added, added_ms_per_mb, added_per_event, by_round
 
 LOAD_HEADER = ["fake %", "loadgen %", "other %"]  # how busy each kept a core while the row was measured
 
@@ -44,7 +46,21 @@ def s1_table(s1: dict) -> list[str]:
         ]
         for key, v in s1.items()
     ]
-    return _table("S1 non-stream generateContent (wrk; CPU from /proc; direct = the fake alone)", header, rows)
+    title = "S1 non-stream generateContent (wrk; CPU from /proc; direct = the fake alone)"
+    return [*_table(title, header, rows)[:-1], *_round_by_round(s1), ""]
+
+
+def _round_by_round(s1: dict) -> list[str]:
+    """How far apart the rounds were: the gateway's rate over the bare relay's in each round, as quartiles."""
+    lines = []
+    for c in (1, 32):
+        ratios = by_round(s1[f"gateway/c{c}"], s1[f"bare/c{c}"], "rps")
+        q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+        lines.append(
+            f"gateway/bare req/s round by round, c={c}: median {median:.2f}, middle half {q1:.2f}-{q3:.2f}, "
+            f"all {min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)} rounds)"
+        )
+    return lines
 
 
 def _wrk_cells(key: str, v: dict) -> list[str]:

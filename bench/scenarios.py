@@ -18,18 +18,24 @@ S1_EVENTS = 2  # a short answer: the cost per request, not per event
 S2_EVENTS, S2_INTERVAL_MS = 20, 20
 S3_INTERVAL_MS = 1000
 BUSY = ("fake_busy_pct", "loadgen_busy_pct", "other_busy_pct", "steal_pct")
+HARNESS, MACHINE = BUSY[:2], BUSY[2:]  # what the run itself loads; what the rest of the machine took
 
 
 def s1(lineup: Lineup, seconds: float, rounds: int, systems: list[System] | None = None) -> dict[str, dict]:
-    """Non-stream generateContent with wrk at 1 and 32 connections; rounds alternate between systems."""
+    """Non-stream generateContent with wrk at 1 and 32 connections.
+
+    In each round every system runs once per concurrency, back to back, and in the reverse order of the round
+    before: the systems compared are measured side by side in time and none always goes first. Many short
+    rounds rather than a few long ones: on a shared machine one run can be a fifth off the next, whatever its
+    length, so ratios are taken round by round (goals.paired) and their median reported."""
     systems = systems or lineup.systems
     lua = script(body(S1_EVENTS, 0), HEADERS, lineup.workdir)
     for system in systems:  # warm-up: connections, pools, lazy imports
         wrk(system.url + system.generate_path, lua, 8, 1)
     runs: dict[str, list[dict]] = defaultdict(list)
-    for _ in range(rounds):  # alternating: a drift of the machine hits every system alike
-        for system in systems:
-            for connections in (1, 32):
+    for n in range(rounds):
+        for connections in (1, 32):
+            for system in systems if n % 2 == 0 else systems[::-1]:
                 runs[f"{system.name}/c{connections}"].append(_wrk_run(lineup, system, lua, connections, seconds))
     return {key: _combine(samples) for key, samples in runs.items()}
 
@@ -42,7 +48,9 @@ def _wrk_run(lineup: Lineup, system: System, lua: Path, connections: int, second
 
 
 def _combine(runs: list[dict]) -> dict:
-    """Medians of the rounds for rate and latency; CPU per request over all of them; the busiest round's load."""
+    """Medians of the rounds for rate and latency; CPU per request over all of them; the busiest round's load
+    of the fake and the client (neither may limit any run); the machine's share over all rounds (a second of
+    a neighbour's burst moves one round's pair, which the paired median shrugs off)."""
     requests = sum(r["requests"] for r in runs)
     return {
         "rps": statistics.median(r["rps"] for r in runs),
@@ -53,7 +61,8 @@ def _combine(runs: list[dict]) -> dict:
         "cpu_ms_per_request": sum(r["cpu_s"] for r in runs) / requests * 1000,
         "fake_cpu_ms_per_request": sum(r["fake_cpu_s"] for r in runs) / requests * 1000,
         "redis_cpu_ms_per_request": sum(r["redis_cpu_s"] for r in runs) / requests * 1000,
-        **{key: max(r[key] for r in runs) for key in BUSY},
+        **{key: max(r[key] for r in runs) for key in HARNESS},
+        **{key: statistics.mean(r[key] for r in runs) for key in MACHINE},
         "rounds": runs,
     }
 
