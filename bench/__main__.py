@@ -54,7 +54,7 @@ class Plan:
     s4_repeats: int  # big requests of each size, one at a time
 
 
-FULL = Plan(1, 12, 60, (500, 1000, 2000), 15, 400, 5)
+FULL = Plan(1, 24, 60, (500, 1000, 2000), 15, 400, 5)
 QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2)
 SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r")
 
