@@ -39,12 +39,12 @@ def parse_events(lines: Iterable[bytes]) -> Iterator[dict]:
     """
     buffer: list[memoryview] = []
     for line in lines:
-        end = len(line) - 1 if line.endswith(b"\r") else len(line)
+        end = len(line) - 1 if line.endswith(b"\r") else len(line)  # the line without its CR, never copied
         if line.startswith(b"data:"):
             data = memoryview(line)[5:end]  # a view: no copy of a multi-MB event (JSON allows the space)
             if not (len(data) <= 32 and bytes(data).strip() == b"[DONE]"):
                 buffer.append(data)
-        elif not end and buffer:
+        elif end == 0 and buffer:  # a blank line ends the event
             yield from _decode(buffer)
             buffer = []
     if buffer:
