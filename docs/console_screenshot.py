@@ -15,18 +15,18 @@ sys.path.insert(0, str(ROOT))
 
 from gateway.activity import SqliteActivity  # noqa: E402
 from tests.conftest import add_account, gateway_env, quota_error, start_gateway  # noqa: E402
-from tests.fake_upstream import FakeGoogle, Reply  # noqa: E402
+from tests.fake_upstream import FakeGoogle, Reply, iso_after  # noqa: E402
 from tests.test_console_browser import card, log_in, new_browser  # noqa: E402
 
 FLASH = "/v1beta/models/gemini-2.5-flash:generateContent"
 PRO = "/v1beta/models/gemini-2.5-pro:generateContent"
 
 
-RESET = "2026-12-02T07:00:00Z"
+RESET = iso_after(5 * 3600)
 QUOTAS = [{"gemini-2.5-flash": 0.82, "gemini-2.5-pro": 0.64}, {"gemini-2.5-flash": 0.35, "gemini-2.5-pro": 0.12}]
 BUCKETS = [
     {"window": "5h", "remainingFraction": 0.7, "resetTime": RESET},
-    {"window": "weekly", "remainingFraction": 0.9, "resetTime": "2026-12-07T00:00:00Z"},
+    {"window": "weekly", "remainingFraction": 0.9, "resetTime": iso_after(4 * 86400)},
 ]
 
 

@@ -13,7 +13,6 @@ import logging
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +21,7 @@ import redis
 
 from .accounts.redis_state import connect
 from .batch import FLUSH_INTERVAL, Batch
+from .clock import SYSTEM_CLOCK, Clock
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -35,6 +35,8 @@ FAILURES = (sqlite3.Error, redis.RedisError, OSError)  # a full disk, an unwrita
 
 
 class Backend(Protocol):
+    clock: Clock  # when a request ended, and which hours are kept
+
     def write(self, entries: list[dict]) -> None:
         """Add finished requests, oldest first: to their hour's counts, and the last ones to the bounded list."""
 
@@ -45,10 +47,10 @@ class Backend(Protocol):
         """Counts per hour (epoch hour), account and model, from `since_hour` on."""
 
 
-def entry(trace: Trace) -> dict:
-    """What the console shows of one request: never a token, a key or prompt text."""
+def entry(trace: Trace, now: float) -> dict:
+    """What the console shows of one request, ended at `now`: never a token, a key or prompt text."""
     return {
-        "at": round(time.time(), 3),
+        "at": round(now, 3),
         "method": trace.method,
         "path": trace.path,
         "model": trace.model,
@@ -69,7 +71,7 @@ class ActivityLog(Batch[list]):
 
     def add(self, trace: Trace) -> None:
         """Keep one finished request for the next write."""
-        self.pending().append(entry(trace))
+        self.pending().append(entry(trace, self.backend.clock()))
 
     def recent(self) -> list[dict]:
         """Newest first by the time they ended: workers write each second's requests in turn, not in order."""
@@ -114,8 +116,9 @@ CREATE TABLE IF NOT EXISTS hourly (
 class SqliteActivity:
     """One file shared by every worker of this host."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path)
+        self.clock = clock
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.Lock()
@@ -146,7 +149,7 @@ class SqliteActivity:
                     "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out",
                     [(*key, *values) for key, values in _hour_counts(entries).items()],
                 )
-                conn.execute("DELETE FROM hourly WHERE hour < ?", (int(time.time() // 3600) - HOURS,))
+                conn.execute("DELETE FROM hourly WHERE hour < ?", (int(self.clock() // 3600) - HOURS,))
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -167,8 +170,9 @@ class SqliteActivity:
 class RedisActivity:
     """A list trimmed to RECENT, and a hash per hour that expires by itself, shared by every host."""
 
-    def __init__(self, url: str, prefix: str = "gateway:") -> None:
+    def __init__(self, url: str, prefix: str = "gateway:", clock: Clock = SYSTEM_CLOCK) -> None:
         self.redis = connect(url)
+        self.clock = clock
         self.recent_key, self.hour_prefix = prefix + "recent", prefix + "hourly:"
 
     def write(self, entries: list[dict]) -> None:

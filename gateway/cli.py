@@ -5,7 +5,6 @@ from __future__ import annotations
 import functools
 import json
 import sys
-import time
 import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -143,7 +142,8 @@ def export_command(output: Path | None) -> None:
 @with_appcontext
 def list_command(as_json: bool) -> None:
     """Show every account: state, project, tier, cooldowns, quota and usage (never a token)."""
-    rows = describe_all(services().store, time.time())
+    gateway = services()
+    rows = describe_all(gateway.store, gateway.clock())
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -228,7 +228,7 @@ def quota_command() -> None:
     targets = _enabled(gateway.store.accounts(), "to fetch quota for")
     with ThreadPoolExecutor(max_workers=8) as workers:
         errors = list(workers.map(functools.partial(fetch_quota, gateway.pool), targets))
-    rows = {row["id"]: row for row in describe_all(gateway.store, time.time())}
+    rows = {row["id"]: row for row in describe_all(gateway.store, gateway.clock())}
     for account, error in zip(targets, errors, strict=True):
         click.echo(f"{account.email}: {error or 'ok'}")
         for line in [] if error else quota_lines(rows[account.id]):

@@ -17,6 +17,7 @@ from .accounts.pool import Pool, fingerprint
 from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
+from .clock import Clock
 from .errors import GatewayError, json_response, with_retry_delay
 from .routing import Fallback, distinct
 from .trace import Trace
@@ -68,13 +69,13 @@ class Relay:
 
         def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:
             wrapped = envelope.wrap_generate(
-                bodies[served], served, account.project, account.email, self.client.user_agent
+                bodies[served], served, account.project, account.email, self.client.user_agent, self.client.clock
             )
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
             events = relayed.watch(_events(upstream))
             try:
-                held = _until_content(events)
+                held = _until_content(events, self.client.clock)
             except BaseException:
                 upstream.close()
                 raise
@@ -200,13 +201,13 @@ def _events(upstream: requests.Response) -> Iterator[dict]:
         raise TransportFailed(f"The upstream stream broke off ({type(exc).__name__}).") from None
 
 
-def _until_content(events: Iterator[dict]) -> list[dict]:
+def _until_content(events: Iterator[dict], clock: Clock) -> list[dict]:
     """Read ahead to the first event with content, so failures before it can still fail over."""
     held = []
     for event in events:
         if "error" in event:
             error = event["error"] if isinstance(event["error"], dict) else {"message": str(event["error"])}
-            raise classify(int(error.get("code") or 500), json.dumps({"error": error}))
+            raise classify(int(error.get("code") or 500), json.dumps({"error": error}), clock=clock)
         held.append(event)
         if has_content(event):
             return held

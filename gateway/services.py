@@ -14,6 +14,7 @@ from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .activity import ActivityLog, RedisActivity, SqliteActivity
 from .catalog import Catalog
+from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .keys.gate import Keys
 from .keys.store import KeyStore
@@ -24,15 +25,16 @@ from .upstream.translate import active_rules
 
 
 class Services:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
+        self.clock = clock  # every part below reads "now" from it alone
         # One connection pool per worker, for Google's API and its token endpoint.
         session = new_session(settings.ca_bundle)
-        self.client = UpstreamClient(settings, session)
-        self.oauth = OAuth(settings, session)
+        self.client = UpstreamClient(settings, session, clock)
+        self.oauth = OAuth(settings, session, clock)
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
-        self.records = FailSoft(Store(settings.database))
+        self.records = FailSoft(Store(settings.database, clock))
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
         if settings.redis_url:
@@ -44,9 +46,9 @@ class Services:
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
         self.activity = ActivityLog(
-            RedisActivity(settings.redis_url)
+            RedisActivity(settings.redis_url, clock=clock)
             if settings.redis_url
-            else SqliteActivity(settings.database.with_suffix(".activity.db"))
+            else SqliteActivity(settings.database.with_suffix(".activity.db"), clock)
         )
         self.relay = Relay(
             self.pool,
@@ -74,7 +76,7 @@ def key_backend(settings: Settings, records: Store):
     if settings.redis_url:
         from .keys.redis_store import RedisKeyStore
 
-        return RedisKeyStore(settings.redis_url)
+        return RedisKeyStore(settings.redis_url, records.clock)
     return KeyStore(records)
 
 

@@ -19,12 +19,18 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+
+
+def iso_after(seconds: float) -> str:
+    """A moment `seconds` from now as Google writes one (quota resets): never a calendar date a test outlives."""
+    return datetime.fromtimestamp(time.time() + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def google_error(code: int, message: str, status: str) -> dict:
@@ -230,7 +236,7 @@ class FakeGoogle:
                 self.operations[name] = [account, 0]
             return Reply(json={"name": name, "done": False})
         if method == "fetchAvailableModels":
-            quota = {"remainingFraction": 1.0, "resetTime": "2026-11-26T00:00:00Z"}
+            quota = {"remainingFraction": 1.0, "resetTime": iso_after(86400)}
             info = {"maxTokens": 1048576, "maxOutputTokens": 65535, "quotaInfo": quota}
             models = account.models or MODELS
             return Reply(json={"models": {m: {"displayName": m.replace("-", " ").title(), **info} for m in models}})

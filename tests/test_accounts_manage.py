@@ -9,7 +9,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from tests.conftest import GATEWAY_COMMAND, HELLO, accounts_by_email, add_account
-from tests.fake_upstream import Reply
+from tests.fake_upstream import Reply, iso_after
 
 
 def test_add_verifies_and_stores(gateway, upstream):
@@ -130,9 +130,7 @@ def test_quota_fetches_stores_and_shows_bars(gateway, upstream):
         "fetchAvailableModels",
         Reply(
             json={
-                "models": {
-                    "gemini-2.5-flash": {"quotaInfo": {"remainingFraction": 0.0, "resetTime": "2099-01-01T00:00:00Z"}}
-                }
+                "models": {"gemini-2.5-flash": {"quotaInfo": {"remainingFraction": 0.0, "resetTime": iso_after(86400)}}}
             }
         ),
         account="q1@example.com",
@@ -151,8 +149,9 @@ def test_quota_fetches_stores_and_shows_bars(gateway, upstream):
 def test_quota_keeps_the_5_hour_and_weekly_buckets(gateway, upstream):
     add_account(gateway, upstream, "b1@example.com")
     add_account(gateway, upstream, "b2@example.com")  # its endpoint knows no summary (404): buckets stay empty
+    reset = iso_after(5 * 3600)
     buckets = [
-        {"bucketId": "b", "window": "5h", "remainingFraction": 0.25, "resetTime": "2099-01-01T05:00:00Z"},
+        {"bucketId": "b", "window": "5h", "remainingFraction": 0.25, "resetTime": reset},
         {"bucketId": "w", "window": "weekly", "remainingFraction": 0.75, "displayName": "Weekly"},
         {"bucketId": "x", "window": "5h"},  # no fraction: nothing to draw
     ]
@@ -166,7 +165,7 @@ def test_quota_keeps_the_5_hour_and_weekly_buckets(gateway, upstream):
         {
             "displayName": "Gemini Pro",
             "buckets": [
-                {"window": "5h", "remainingFraction": 0.25, "resetTime": "2099-01-01T05:00:00Z"},
+                {"window": "5h", "remainingFraction": 0.25, "resetTime": reset},
                 {"window": "weekly", "remainingFraction": 0.75, "displayName": "Weekly"},
             ],
         }

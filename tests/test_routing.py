@@ -15,7 +15,7 @@ from tests.conftest import (
     request_lines,
     wait_for,
 )
-from tests.fake_upstream import Reply
+from tests.fake_upstream import Reply, iso_after
 
 # Less specific patterns first: the order they are given in must not matter.
 ALIASES = "gpt-*=gemini-2.5-flash, gpt-4*=gemini-2.5-pro, gemini-pro-latest=gemini-2.5-pro, gemini-3.5-*=gemini-3-flash"
@@ -132,9 +132,9 @@ def test_every_model_of_the_chain_cooling_down_is_a_429(routed, upstream, alice)
 
 def test_fallback_when_the_quota_reading_shows_the_model_used_up(routed, upstream):
     add_account(routed, upstream, "spent@example.com")
-    quota = {"remainingFraction": 1.0, "resetTime": "2099-01-01T00:00:00Z"}
+    quota = {"remainingFraction": 1.0, "resetTime": iso_after(86400)}
     models = {model: {"quotaInfo": quota} for model in (PRO, FLASH)}
-    models[HIGH] = {"quotaInfo": {"resetTime": "2099-01-01T00:00:00Z"}}  # Google omits the fraction at 0
+    models[HIGH] = {"quotaInfo": {"resetTime": iso_after(86400)}}  # Google omits the fraction at 0
     upstream.script("fetchAvailableModels", Reply(json={"models": models}))
     fetch_model_lists(routed)
     response = generate(routed, HIGH)

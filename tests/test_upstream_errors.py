@@ -1,7 +1,8 @@
 """Classifying upstream failures and reading Google's retry hints."""
 
 import json
-from datetime import UTC, datetime, timedelta
+import time
+from datetime import UTC, datetime
 
 import pytest
 
@@ -49,9 +50,12 @@ def test_retry_hints(error, header, seconds):
     assert retry_delay(error, header) == (pytest.approx(seconds) if seconds is not None else None)
 
 
-def test_reset_timestamp_counts_from_now():
-    reset = (datetime.now(UTC) + timedelta(seconds=90)).isoformat().replace("+00:00", "Z")
-    assert retry_delay({"details": [error_info(quotaResetTimeStamp=reset)]}) == pytest.approx(90, abs=2)
+def test_reset_timestamp_counts_from_the_callers_clock():
+    now = time.time()
+    reset = datetime.fromtimestamp(now + 90, UTC).isoformat().replace("+00:00", "Z")
+    details = {"details": [error_info(quotaResetTimeStamp=reset)]}
+    assert retry_delay(details, clock=lambda: now) == pytest.approx(90)
+    assert retry_delay(details, clock=lambda: now + 100) == 0  # a reset already past: retry at once
 
 
 @pytest.mark.parametrize(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 
 import requests
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings, bypasses_proxy
 from ..upstream.errors import RouteFailed, transport_failure
 
@@ -36,9 +36,10 @@ class Grant:
 
 
 class OAuth:
-    def __init__(self, settings: Settings, session: requests.Session) -> None:
+    def __init__(self, settings: Settings, session: requests.Session, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.session = session
+        self.clock = clock
 
     def _proxies(self, url: str) -> dict:
         return {} if bypasses_proxy(url, self.settings.no_proxy) else dict(self.settings.upstream_proxies)
@@ -52,7 +53,7 @@ class OAuth:
     def refresh(self, refresh_token: str) -> Grant:
         """A fresh access token, or InvalidGrant / OAuthError (the message never holds the token)."""
         payload = self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
-        return Grant(payload["access_token"], time.time() + float(payload.get("expires_in", 3600)))
+        return Grant(payload["access_token"], self.clock() + float(payload.get("expires_in", 3600)))
 
     def exchange_code(self, code: str, redirect_uri: str, verifier: str) -> str:
         """The refresh token granted for an authorization code (installed-app flow with PKCE)."""

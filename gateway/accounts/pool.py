@@ -82,7 +82,7 @@ class Pool:
         `excluded`: the (account id, model) pairs this request already tried.
         """
         snapshot = self.store.snapshot()
-        now = time.time()
+        now = self.store.clock()
         accounts = snapshot.accounts
         order = self._order_for(accounts)
         turn = next(self._turn)
@@ -131,13 +131,13 @@ class Pool:
 
     def credentials(self, account: Account, force: bool = False) -> Account:
         """The account with a live access token and a project, refreshing or discovering them once."""
-        if not force and _fresh(account) and account.project:
+        if not force and self._fresh(account) and account.project:
             return account
         with self._locks[account.id]:
             current = self.store.get(account.id) or account
             if force and current.access_token == account.access_token:
                 current = self._refresh(current, stale=account.access_token)
-            elif not _fresh(current):
+            elif not self._fresh(current):
                 current = self._refresh(current)
             if not current.project:
                 current = self._discover(current)
@@ -175,7 +175,10 @@ class Pool:
 
     def _refreshed_elsewhere(self, account_id: int, stale: str) -> Account | None:
         current = self.store.get(account_id)
-        return current if current and _fresh(current) and current.access_token != stale else None
+        return current if current and self._fresh(current) and current.access_token != stale else None
+
+    def _fresh(self, account: Account) -> bool:
+        return bool(account.access_token) and account.token_expiry - self.store.clock() > REFRESH_MARGIN
 
     def _discover(self, account: Account) -> Account:
         try:
@@ -224,10 +227,6 @@ def _has_quota(account: Account, model: str, now: float) -> bool:
         return datetime.fromisoformat(str(info.get("resetTime")).replace("Z", "+00:00")).timestamp() <= now
     except ValueError:
         return False
-
-
-def _fresh(account: Account) -> bool:
-    return bool(account.access_token) and account.token_expiry - time.time() > REFRESH_MARGIN
 
 
 def _disabled_if_revoked(error: OAuthError) -> dict:

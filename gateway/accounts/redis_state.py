@@ -154,7 +154,7 @@ class RedisState:
         def write(r: redis.Redis) -> None:
             old = r.hget(PREFIX + "cooldowns", field)
             strikes = json.loads(old)["strikes"] + 1 if old else 1
-            value = {"until": time.time() + seconds, "reason": reason, "strikes": strikes}
+            value = {"until": self.local.clock() + seconds, "reason": reason, "strikes": strikes}
             r.hset(PREFIX + "cooldowns", field, json.dumps(value))
 
         self._shared(write)

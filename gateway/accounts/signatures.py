@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import sqlite3
-import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
@@ -115,7 +114,7 @@ class SqliteSignatures:
     def remember(self, signatures: dict[str, str]) -> None:
         if not signatures:
             return
-        now = time.time()
+        now = self.store.clock()
         try:
             conn = self.conn
             conn.execute("BEGIN IMMEDIATE")
@@ -135,7 +134,7 @@ class SqliteSignatures:
 
     def recall(self, keys: list[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        now = time.time()
+        now = self.store.clock()
         try:
             for start in range(0, len(keys), CHUNK):
                 chunk = keys[start : start + CHUNK]
@@ -184,7 +183,8 @@ class RedisSignatures:
             return
         pairs = [item for key, signature in signatures.items() for item in (self.PREFIX + key, signature)]
         # The state's own outage handling: one warning, then Redis is left alone for a few seconds.
-        self.state._shared(lambda r: self._remember([self.INDEX], [self.ttl, self.limit, time.time(), *pairs], r))
+        args = [self.ttl, self.limit, self.state.clock(), *pairs]
+        self.state._shared(lambda r: self._remember([self.INDEX], args, r))
 
     def recall(self, keys: list[str]) -> dict[str, str]:
         values = self.state._shared(lambda r: r.mget([self.PREFIX + key for key in keys])) if keys else None

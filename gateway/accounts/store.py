@@ -6,11 +6,12 @@ import json
 import os
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ..clock import SYSTEM_CLOCK, Clock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accounts (
@@ -136,8 +137,9 @@ class Store:
 
     shared_state = "sqlite"  # what /healthz reports: where the state other workers see lives
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
         self.path = Path(path)
+        self.clock = clock  # what cooldowns, refresh locks and every store built on this file count by
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._version = -1
@@ -223,7 +225,7 @@ class Store:
             conn.execute(
                 "INSERT INTO accounts (email, refresh_token, created_at) VALUES (?, ?, ?) "
                 "ON CONFLICT(email) DO UPDATE SET refresh_token = excluded.refresh_token",
-                (email, refresh_token, time.time()),
+                (email, refresh_token, self.clock()),
             )
             account_id = conn.execute("SELECT id FROM accounts WHERE email = ?", (email,)).fetchone()[0]
             _update(conn, account_id, fields)
@@ -243,7 +245,7 @@ class Store:
                 "INSERT INTO cooldowns (account_id, model, until, reason) VALUES (?, ?, ?, ?) "
                 "ON CONFLICT(account_id, model) DO UPDATE SET until = excluded.until, "
                 "reason = excluded.reason, strikes = strikes + 1",
-                (account_id, model, time.time() + seconds, reason),
+                (account_id, model, self.clock() + seconds, reason),
             )
 
     def clear_cooldown(self, account_id: int, model: str) -> None:
@@ -293,7 +295,7 @@ class Store:
         A lock lapses after `seconds`, or at once when the process holding it is gone (a killed worker
         must not make the others wait out its lock).
         """
-        now, me = time.time(), os.getpid()
+        now, me = self.clock(), os.getpid()
         with self._write() as conn:
             row = conn.execute(
                 "SELECT refresh_lock_until, refresh_lock_pid FROM accounts WHERE id = ?", (account_id,)

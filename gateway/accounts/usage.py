@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sqlite3
-import time
 from collections import defaultdict
 
 from ..batch import FLUSH_INTERVAL, Batch
@@ -22,6 +21,7 @@ class UsageLog(Batch[defaultdict]):
     def __init__(self, store: PoolState, interval: float = FLUSH_INTERVAL) -> None:
         # usage is bookkeeping: never fail a request over it
         super().__init__(lambda: defaultdict(Tally), store.add_usage, (sqlite3.Error,), "usage", interval)
+        self.clock = store.clock
 
     def record(
         self, account_id: int, model: str, status: int, error: str = "", tokens: tuple[int, int] = (0, 0)
@@ -29,7 +29,7 @@ class UsageLog(Batch[defaultdict]):
         """Count one upstream attempt: its status, and its (tokens in, tokens out) when it succeeded."""
         tally = self.pending()[(account_id, model)]
         tally.requests += 1
-        tally.last_used = time.time()
+        tally.last_used = self.clock()
         if status >= 400:
             tally.failures[status] = tally.failures.get(status, 0) + 1
             tally.last_error = f"{status}: {error}"[:500]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 from flask import Blueprint, Response
@@ -23,7 +22,7 @@ def healthz() -> Response:
         snapshot: Snapshot | None = gateway.store.snapshot()
     except GatewayError:  # the database cannot be read at all: records.problem says why
         snapshot = None
-    now = time.time()
+    now = gateway.clock()
     states = Counter(snapshot.state(account, now) for account in snapshot.accounts) if snapshot else Counter()
     reasons = [
         gateway.records.problem,  # what this worker's last database access met

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from collections.abc import Iterator
 
@@ -24,7 +23,7 @@ class PoolCollector:
         self.store = store
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        snapshot, now = self.store.snapshot(), time.time()
+        snapshot, now = self.store.snapshot(), self.store.clock()
         states = Counter(snapshot.state(account, now) for account in snapshot.accounts)
         accounts = GaugeMetricFamily("gateway_accounts", "Accounts by state.", labels=["state"])
         for state in ("active", "cooling", "disabled"):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import time
 
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
@@ -79,7 +78,7 @@ def page() -> Response | str:
     gateway = services()
     return render_template(
         "console.html",
-        state=pool_state(gateway, time.time()),
+        state=pool_state(gateway, gateway.clock()),
         csrf=access.csrf_token(_settings(), _session()),
         auth=_settings().auth_mode != "off",
     )
@@ -120,7 +119,8 @@ def logout() -> Response:
 @bp.get("/api/state")
 def state() -> Response:
     _require_login()
-    return json_response(pool_state(services(), time.time()))
+    gateway = services()
+    return json_response(pool_state(gateway, gateway.clock()))
 
 
 @bp.get("/templates")
@@ -147,7 +147,7 @@ def account_action(account_id: int, action: str) -> Response:
         set_enabled(gateway.pool, account, action == "enable")
     if request.accept_mimetypes.best != "application/json":
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
-    row = next(r for r in describe_all(gateway.store, time.time()) if r["id"] == account_id)
+    row = next(r for r in describe_all(gateway.store, gateway.clock()) if r["id"] == account_id)
     return json_response({"account": row, "error": error})
 
 

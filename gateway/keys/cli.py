@@ -50,7 +50,7 @@ def create_command(
 @with_appcontext
 def list_command(as_json: bool) -> None:
     """Show every key: limits, expiry, last use and today's usage (never the key itself)."""
-    rows = describe_all(services().keys.backend, time.time())
+    rows = describe_all(services().keys.backend)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -54,7 +54,7 @@ class Keys:
 
     def identify(self, presented: list[str]) -> TeamKey | None:
         """The live team key among those presented, if any (revoked and expired ones are unknown)."""
-        digests, now = [digest(candidate) for candidate in presented], time.time()
+        digests, now = [digest(candidate) for candidate in presented], self.backend.clock()
         # A dict lookup by digest, not a compare of secrets: its timing tells nothing about a key. An unknown
         # digest may be a key made a moment ago: look again, at most ten times a second whatever clients send.
         for table in (self._table(), self._table(MISS_RELOAD)):
@@ -72,7 +72,7 @@ class Keys:
         if time.monotonic() < self._down_until:
             return
         try:
-            self.limiter.admit(key, self.usage.pending_tokens(key.id, utc_day(time.time())))
+            self.limiter.admit(key, self.usage.pending_tokens(key.id, utc_day(self.backend.clock())))
         except self.backend.errors as exc:
             log.warning("team key limits unchecked for %.0f s: the store failed (%s)", RETRY_AFTER, exc)
             self._down_until = time.monotonic() + RETRY_AFTER

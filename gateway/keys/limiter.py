@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
+from ..clock import Clock
 from ..errors import too_many_requests
 from .store import TeamKey
 
@@ -14,7 +13,9 @@ WINDOW = 60.0  # --rpm counts the requests of the last minute, sliding (no burst
 
 
 class Counters(Protocol):
-    """Where hits and tokens are counted, seen by every worker (SQLite) or every host (Redis)."""
+    """Where hits and tokens are counted, seen by every worker (SQLite) or every host (Redis), by its clock."""
+
+    clock: Clock
 
     def take_slot(self, key_id: int, now: float, window: float, limit: int) -> float | None: ...
 
@@ -32,16 +33,15 @@ def seconds_to_next_day(now: float) -> float:
 
 
 class Limiter:
-    def __init__(self, counters: Counters, clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, counters: Counters) -> None:
         self.counters = counters
-        self.clock = clock
 
     def admit(self, key: TeamKey, pending_tokens: int = 0) -> None:
         """Let one request of this key through, or raise the 429 naming the limit it hit.
 
         `pending_tokens` are this worker's tokens not yet written; other workers' arrive within a second.
         """
-        now = self.clock()
+        now = self.counters.clock()  # the clock its counters prune and count by
         if key.daily_tokens is not None:
             used = self.counters.tokens_on(key.id, utc_day(now)) + pending_tokens
             if used >= key.daily_tokens:

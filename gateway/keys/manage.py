@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Protocol
 
 from ..accounts.report import iso
+from ..clock import Clock
 from .limiter import utc_day
 from .store import PREFIX_LENGTH, TeamKey, digest, new_secret
 
@@ -15,6 +15,8 @@ RESERVED = frozenset({"admin"})  # how logs and metrics name GATEWAY_API_KEY
 
 
 class Registry(Protocol):
+    clock: Clock
+
     def create(self, key: TeamKey) -> TeamKey: ...
 
     def all_keys(self) -> tuple[TeamKey, ...]: ...
@@ -35,7 +37,7 @@ def issue(
     """A new key and its secret, which only this call ever returns. Raises ValueError or NameTaken."""
     if not NAME.fullmatch(name) or name in RESERVED:
         raise ValueError(f"invalid key name {name!r}: use 1-64 letters, digits, '.', '-', '_' (not 'admin')")
-    secret, now = new_secret(), time.time()
+    secret, now = new_secret(), registry.clock()
     expires = now + expires_in_days * 86400 if expires_in_days is not None else None
     key = TeamKey(0, name, digest(secret), secret[:PREFIX_LENGTH], now, expires, rpm, daily_tokens, models)
     return registry.create(key), secret
@@ -47,8 +49,8 @@ def find(registry: Registry, ref: str) -> TeamKey | None:
     return next((k for k in keys if k.name == ref), None) or next((k for k in keys if str(k.id) == ref), None)
 
 
-def describe_all(registry: Registry, now: float) -> list[dict]:
-    usage = registry.usage_on(utc_day(now))
+def describe_all(registry: Registry) -> list[dict]:
+    usage = registry.usage_on(utc_day(registry.clock()))
     return [describe(key, usage.get(key.id)) for key in registry.all_keys()]
 
 

@@ -10,6 +10,7 @@ from dataclasses import asdict, replace
 import redis
 
 from ..accounts.redis_state import connect
+from ..clock import SYSTEM_CLOCK, Clock
 from .store import KeyTally, NameTaken, TeamKey
 
 PREFIX = "gateway:teamkeys:"
@@ -37,8 +38,9 @@ return 1
 class RedisKeyStore:
     errors = (redis.RedisError,)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, clock: Clock = SYSTEM_CLOCK) -> None:
         self.redis = connect(url)
+        self.clock = clock
         self._take_slot = self.redis.register_script(TAKE_SLOT)
         self._create = self.redis.register_script(CREATE)
 

@@ -9,7 +9,6 @@ import os
 import secrets
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -96,6 +95,7 @@ class KeyStore:
 
     def __init__(self, accounts: Store) -> None:
         self.accounts = accounts  # opens the file (private, WAL) for us
+        self.clock = accounts.clock  # one clock for limits, usage, pruning and expiry: the file's
         self._conn: sqlite3.Connection | None = None
         self._pid = 0
         self._lock = threading.RLock()
@@ -190,7 +190,7 @@ class KeyStore:
                     "UPDATE team_keys SET last_used = MAX(last_used, ?) WHERE id = ?", (tally.last_used, key_id)
                 )
             # Days before yesterday are never read again.
-            conn.execute("DELETE FROM team_key_usage WHERE day < date(?, 'unixepoch', '-1 day')", (time.time(),))
+            conn.execute("DELETE FROM team_key_usage WHERE day < date(?, 'unixepoch', '-1 day')", (self.clock(),))
 
     def usage_on(self, day: str) -> dict[int, dict[str, int]]:
         with self._lock:

@@ -9,6 +9,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import dumps
 from ..config import Settings, bypasses_proxy
 from .errors import TransportFailed, UpstreamError, classify, transport_failure
@@ -39,8 +40,11 @@ def new_session(ca_bundle: str = "") -> requests.Session:
 class UpstreamClient:
     """POSTs to `<origin>/v1internal:<method>`, falling back to the next origin on outages."""
 
-    def __init__(self, settings: Settings, session: requests.Session | None = None) -> None:
+    def __init__(
+        self, settings: Settings, session: requests.Session | None = None, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.session = session or new_session(settings.ca_bundle)
+        self.clock = clock
         self.origins = settings.upstream_urls
         self.user_agent = settings.user_agent
         self.proxies = {
@@ -81,7 +85,8 @@ class UpstreamClient:
                 failure = TransportFailed(f"Upstream answered a redirect (HTTP {response.status_code}).")
                 continue
             failure = gate(
-                classify(response.status_code, response.text, response.headers.get("Retry-After")), self.user_agent
+                classify(response.status_code, response.text, response.headers.get("Retry-After"), self.clock),
+                self.user_agent,
             )
             response.close()
             # Antigravity's rule: an origin that is down or does not know the route is skipped.

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..config import DEFAULT_USER_AGENT
 from .translate.suffixes import IMAGE_MARKER
 
@@ -21,7 +21,14 @@ def session_id(account_key: str) -> str:
     return str(value - (1 << 64) if value >= 1 << 63 else value)
 
 
-def wrap_generate(body: dict, model: str, project: str, account_key: str, user_agent: str = DEFAULT_USER_AGENT) -> dict:
+def wrap_generate(
+    body: dict,
+    model: str,
+    project: str,
+    account_key: str,
+    user_agent: str = DEFAULT_USER_AGENT,
+    clock: Clock = SYSTEM_CLOCK,
+) -> dict:
     """Envelope for generateContent / streamGenerateContent; the (translated) client body travels inside."""
     request = dict(body)
     request["sessionId"] = session_id(account_key)
@@ -30,7 +37,7 @@ def wrap_generate(body: dict, model: str, project: str, account_key: str, user_a
         "model": model,
         "userAgent": user_agent,  # the same as the User-Agent header (GATEWAY_USER_AGENT)
         "requestType": "image_gen" if IMAGE_MARKER in model else "agent",
-        "requestId": f"agent/{int(time.time() * 1000)}/{uuid.uuid4().hex[:8]}",
+        "requestId": f"agent/{int(clock() * 1000)}/{uuid.uuid4().hex[:8]}",
         "request": request,
     }
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 import re
 import ssl
-from datetime import UTC, datetime
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import requests
 
+from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import RPC_STATUS, GatewayError
 
 DEBUG_INFO = "type.googleapis.com/google.rpc.DebugInfo"
@@ -90,15 +91,18 @@ class EmptyResponse(UpstreamError):
         super().__init__(502, {"message": "Upstream returned an empty response.", "status": "UNAVAILABLE"})
 
 
-def classify(status: int, text: str, retry_after_header: str | None = None) -> UpstreamError:
-    """The UpstreamError for a non-2xx answer; the body is unwrapped from the array streams use."""
+def classify(
+    status: int, text: str, retry_after_header: str | None = None, clock: Clock = SYSTEM_CLOCK
+) -> UpstreamError:
+    """The UpstreamError for a non-2xx answer; the body is unwrapped from the array streams use. `clock`: the
+    caller's, for a reset given as a moment."""
     error = parse_error(text)
     if status in (429, 499):
-        return RateLimited(429, error, retry_delay(error, retry_after_header))
+        return RateLimited(429, error, retry_delay(error, retry_after_header, clock))
     kind = {401: AuthFailed, 403: Forbidden}.get(status)
     if kind is None:
         kind = ServerFailed if status >= 500 or status in (404, 408) else BadRequest
-    return kind(status, error, retry_delay(error, retry_after_header))
+    return kind(status, error, retry_delay(error, retry_after_header, clock))
 
 
 def transport_failure(exc: requests.RequestException, url: str, proxy: str | None) -> UpstreamError:
@@ -150,7 +154,7 @@ def parse_error(text: str) -> dict:
     return {"message": text.strip()[:2000]}
 
 
-def retry_delay(error: dict, header: str | None = None) -> float | None:
+def retry_delay(error: dict, header: str | None = None, clock: Clock = SYSTEM_CLOCK) -> float | None:
     """Seconds until Google says to retry: RetryInfo, ErrorInfo metadata, message text, Retry-After."""
     for detail in error.get("details") or ():
         if isinstance(detail, dict) and detail.get("retryDelay"):
@@ -165,7 +169,7 @@ def retry_delay(error: dict, header: str | None = None) -> float | None:
     if metadata.get("quotaResetTimeStamp"):
         try:
             reset = datetime.fromisoformat(str(metadata["quotaResetTimeStamp"]).replace("Z", "+00:00"))
-            return max(0.0, (reset - datetime.now(UTC)).total_seconds())
+            return max(0.0, reset.timestamp() - clock())
         except ValueError:
             pass
     match = _RETRY_TEXT.search(str(error.get("message", "")))
