@@ -18,6 +18,7 @@ from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .keys.gate import Keys
 from .keys.store import KeyStore
+from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
@@ -60,6 +61,12 @@ class Services:
         )
         self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
+        self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+
+    def start_background(self) -> None:
+        """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""
+        for job in self.background:
+            job.start()
 
     @property
     def catalog(self) -> Catalog:
