@@ -28,10 +28,10 @@ class Tls:
 
 
 def tls_variant(directory: Path, domain: str) -> str:
-    """The shipped site switched to TLS by the README's own command (run on a copy in `directory`)."""
-    readme = (ROOT / "README.md").read_text().splitlines()
+    """The shipped site switched to TLS by the deploy guide's own command (run on a copy in `directory`)."""
+    readme = (ROOT / "docs" / "deploy.md").read_text().splitlines()
     steps = [line for line in readme if line.startswith("sed -i") and line.endswith(INSTALLED_SITE)]
-    assert len(steps) == 1, "README: one `sed -i … <site>` line switches the site to TLS"
+    assert len(steps) == 1, "docs/deploy.md: one `sed -i … <site>` line switches the site to TLS"
     copy = directory / "gemini-gateway"
     copy.write_text(SITE.read_text())
     command = steps[0].replace(INSTALLED_SITE, str(copy))

@@ -1,4 +1,4 @@
-"""README's Deploy steps, checked as the shell and a fresh Debian 12 would take them."""
+"""The deploy guide's steps (docs/deploy.md), checked as the shell and a fresh Debian 12 would take them."""
 
 import re
 import subprocess
@@ -7,8 +7,8 @@ from tests.conftest import ROOT
 
 
 def deploy_steps() -> str:
-    """The shell block of README's Deploy section."""
-    section = (ROOT / "README.md").read_text().split("\n## Deploy\n", 1)[1]
+    """The shell block of the deploy guide (docs/deploy.md)."""
+    section = (ROOT / "docs" / "deploy.md").read_text()
     return section.split("```sh\n", 1)[1].split("```", 1)[0]
 
 
