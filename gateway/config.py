@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
 import re
@@ -33,6 +34,16 @@ DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
 # `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
 DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
+# Every GATEWAY_* variable the gateway reads (without the prefix). Any other GATEWAY_* name is refused at start:
+# a typo (GATEWAY_API_KYE) would otherwise leave auth off, or a setting unapplied, without a word.
+VARIABLES = frozenset(
+    {
+        *("BIND", "WORKERS", "DATA_DIR", "API_KEY", "AUTH_MODE", "UPSTREAM_URLS", "UPSTREAM_PROXY", "CA_BUNDLE"),
+        *("OAUTH_TOKEN_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_USERINFO_URL", "OAUTH_AUTH_URL"),
+        *("MAX_RETRY_ATTEMPTS", "STATE_URL", "METRICS_PUBLIC", "LOG_FORMAT", "LOG_ACCOUNTS", "USER_AGENT"),
+        *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
+    }
+)
 T = TypeVar("T")
 
 
@@ -87,8 +98,10 @@ class Settings:
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         """Build settings from a mapping of GATEWAY_* variables (os.environ by default)."""
         env = os.environ if env is None else env
+        _refuse_unknown(env)
 
         def get(name: str, default: str = "") -> str:
+            assert name in VARIABLES, f"GATEWAY_{name} is read but not listed in VARIABLES"
             return env.get(f"GATEWAY_{name}", "").strip() or default
 
         bind = _bind("BIND", get("BIND", cls.bind))
@@ -130,6 +143,14 @@ class Settings:
             auth_auto=get("AUTH_MODE", "auto").lower() == "auto",
             forwarded_allow_ips=_networks("FORWARDED_ALLOW_IPS", get("FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips)),
         )
+
+
+def _refuse_unknown(env: Mapping[str, str]) -> None:
+    """Refuse a GATEWAY_* name the gateway does not read, naming the known one it is nearest to."""
+    for name in sorted(n for n in env if n.startswith("GATEWAY_") and n.removeprefix("GATEWAY_") not in VARIABLES):
+        nearest = difflib.get_close_matches(name.removeprefix("GATEWAY_"), sorted(VARIABLES), n=1, cutoff=0.6)
+        hint = f"; did you mean GATEWAY_{nearest[0]}?" if nearest else ""
+        raise SettingsError(f"{name} is not a setting of the gateway{hint} (docs/configuration.md lists them)")
 
 
 def _bind(name: str, bind: str) -> str:

@@ -1,5 +1,6 @@
 """Settings from GATEWAY_* variables."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,29 @@ def test_a_bad_proxy_url_is_named_without_its_password():
 def test_explicit_proxy_wins():
     settings = Settings.from_env({"GATEWAY_UPSTREAM_PROXY": "127.0.0.1:7890", "HTTPS_PROXY": "http://other"})
     assert settings.upstream_proxies == {"http": "http://127.0.0.1:7890", "https": "http://127.0.0.1:7890"}
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("GATEWAY_API_KYE", "did you mean GATEWAY_API_KEY?"),
+        ("GATEWAY_WORKER", "did you mean GATEWAY_WORKERS?"),
+        ("GATEWAY_STATEURL", "did you mean GATEWAY_STATE_URL?"),
+        ("GATEWAY_SOMETHING_ELSE", ""),
+    ],
+)
+def test_an_unknown_variable_is_refused_with_the_nearest_name(name, hint):
+    """A typo must not leave auth off (GATEWAY_API_KYE) or a setting unapplied without a word."""
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({name: "value", "GATEWAY_API_KEY": "k"})
+    message = str(refused.value)
+    assert message.startswith(f"{name} is not a setting") and "\n" not in message
+    assert (hint in message) if hint else ("did you mean" not in message)
+
+
+def test_every_variable_read_is_documented_and_every_documented_one_read():
+    from gateway.config import VARIABLES
+
+    table = (Path(__file__).parent.parent / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"^\| `GATEWAY_(\w+)`(?:, `GATEWAY_(\w+)`)?", table, re.M))
+    assert {name for pair in documented for name in pair if name} == VARIABLES
