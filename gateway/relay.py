@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -145,17 +146,21 @@ class Relay:
         """`send` on one account (and model) after another until one answers; the last real error otherwise.
 
         Returns the account, the model that served and the answer. An account is never tried twice for one
-        model; it may still serve a fallback model when the model it failed for is cooling down.
+        model; it may still serve a fallback model when the model it failed for is cooling down. Each model
+        of the chain gets its own `max_attempts`: a chain reaches its end even when the first models' tries
+        were all spent on 429s.
         """
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
+        attempts: Counter[str] = Counter()
         last: GatewayError | None = None
-        while len(tried) < self.max_attempts:
+        while open_models := [m for m in (model, *names) if attempts[m] < self.max_attempts]:
             try:
-                account, snapshot, served = self.pool.pick(model, session, tried, tuple(names))
+                account, snapshot, served = self.pool.pick(open_models[0], session, tried, tuple(open_models[1:]))
             except GatewayError as exc:
                 raise _final(last or exc) from None
             tried.add((account.id, served))
+            attempts[served] += 1
             try:
                 result = self._send_fresh(account, served, send)
             except GatewayError as exc:
