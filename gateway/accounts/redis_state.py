@@ -4,6 +4,9 @@ What changes fast and must be seen by every host lives in Redis: cooldowns, acce
 lock, accounts disabled by a failure, usage counters. Keys are by email, since each host numbers its
 SQLite rows itself. When Redis is unreachable the host keeps serving from its local SQLite view (every
 write goes there too), logs one warning, and tries Redis again a few seconds later.
+
+A process reads the shared state once and keeps that view until a change is announced (redis_changes): a write
+that a pick reads is announced before the answer that caused it leaves, so every host's next pick sees it.
 """
 
 from __future__ import annotations
@@ -16,14 +19,14 @@ from dataclasses import replace
 
 import redis
 
+from .redis_changes import Changes, announce
 from .store import Account, Cooldown, Snapshot, Store, Tally
 
 log = logging.getLogger(__name__)
 PREFIX = "gateway:"
 RETRY_AFTER = 3.0  # seconds between attempts to reach Redis again once it failed
-# How long this process may serve from its last read of the shared state: other hosts' cooldowns, tokens and
-# disablings are seen up to this late (at worst one more 429 from Google, which then benches the account here
-# too); this host's own changes are seen at once. Saves a Redis round trip on nearly every request.
+# The longest this process keeps a view of the shared state while no change is announced: a backstop only
+# (announcements make every change visible at the next pick); saves a Redis round trip on nearly every request.
 SHARED_VIEW_TTL = 1.0
 SEP = "\x1f"
 
@@ -39,6 +42,7 @@ class RedisState:
     def __init__(self, url: str, local: Store) -> None:
         self.local = local
         self.redis = connect(url)
+        self.changes = Changes(self.redis)
         self.owner = uuid.uuid4().hex  # this process, as holder of refresh locks
         self._down_until = 0.0
         self._view: tuple[Snapshot, float, Snapshot] | None = None  # (local snapshot, read until, merged)
@@ -72,8 +76,10 @@ class RedisState:
     def snapshot(self) -> Snapshot:
         local = self.local.snapshot()
         now = time.monotonic()
+        # Looked at first, so that an announcement arriving during the read below is seen by the next call.
+        quiet = not self.degraded and self.changes.quiet()
         # Any write on this host (every write goes to SQLite too) makes a new local snapshot: read Redis again.
-        if self._view and self._view[0] is local and self._view[1] > now:
+        if quiet and self._view and self._view[0] is local and self._view[1] > now:
             return self._view[2]
         merged = self._merge(local)
         self._view = (local, now + SHARED_VIEW_TTL, merged) if merged is not local else None
@@ -143,6 +149,8 @@ class RedisState:
                 else:
                     pipe.hset(PREFIX + "disabled", account.email, account.disabled_reason or "disabled")
             pipe.execute()
+            if "access_token" in fields or "enabled" in fields:  # what picks read
+                announce(r)
 
         self._shared(write)
 
@@ -156,13 +164,14 @@ class RedisState:
             strikes = json.loads(old)["strikes"] + 1 if old else 1
             value = {"until": self.local.clock() + seconds, "reason": reason, "strikes": strikes}
             r.hset(PREFIX + "cooldowns", field, json.dumps(value))
+            announce(r)  # before the 429 that caused it is answered
 
         self._shared(write)
 
     def clear_cooldown(self, account_id: int, model: str) -> None:
         self.local.clear_cooldown(account_id, model)
         account = self.local.get(account_id)
-        self._shared(lambda r: r.hdel(PREFIX + "cooldowns", f"{account.email}{SEP}{model}"))
+        self._shared(lambda r: r.hdel(PREFIX + "cooldowns", f"{account.email}{SEP}{model}") and announce(r))
 
     def try_lock_refresh(self, account_id: int, seconds: float) -> bool:
         """One refresh per account across every host: SET NX with an expiry, so a dead holder's lock lapses."""
