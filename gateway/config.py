@@ -34,6 +34,7 @@ DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
 # `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
 DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://")
 # Every GATEWAY_* variable the gateway reads (without the prefix). Any other GATEWAY_* name is refused at start:
 # a typo (GATEWAY_API_KYE) would otherwise leave auth off, or a setting unapplied, without a word.
 VARIABLES = frozenset(
@@ -92,7 +93,7 @@ class Settings:
 
     @property
     def redis_url(self) -> str:
-        return self.state_url if self.state_url.startswith(("redis://", "rediss://")) else ""
+        return self.state_url if self.state_url.startswith(REDIS_SCHEMES) else ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -210,10 +211,18 @@ def _routing(name: str, parse: Callable[[str], T], value: str) -> T:
 
 
 def _state_url(url: str) -> str:
-    if url and not url.startswith(("sqlite:///", "redis://", "rediss://")):
+    if url and not url.startswith(("sqlite:///", *REDIS_SCHEMES)):
         raise SettingsError(
-            f"GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db or rediss://..., not {url!r}"
+            "GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db, rediss://... or "
+            f"redis+sentinel://host:port[,host:port]/SERVICE[/DB], not {url!r}"
         )
+    if url.startswith(REDIS_SCHEMES[2:]):
+        from .accounts.sentinel import SentinelUrl
+
+        try:
+            SentinelUrl.parse(url)
+        except ValueError as exc:
+            raise SettingsError(f"GATEWAY_STATE_URL: {exc}") from None
     return url
 
 

@@ -19,6 +19,7 @@ from dataclasses import replace
 
 import redis
 
+from . import sentinel
 from .redis_changes import Changes, announce
 from .store import Account, Cooldown, Snapshot, Store, Tally
 
@@ -32,8 +33,12 @@ SEP = "\x1f"
 
 
 def connect(url: str) -> redis.Redis:
-    """A client for the shared Redis: short timeouts, so an outage costs a request half a second, not a hang."""
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    """A client for the shared Redis (or the master Sentinel names): short timeouts, so an outage costs a request
+    half a second, not a hang."""
+    timeouts = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    if url.startswith(sentinel.SCHEMES):
+        return sentinel.master(url, timeouts)
+    return redis.Redis.from_url(url, **timeouts)
 
 
 class RedisState:
