@@ -41,8 +41,11 @@ def spawn(*args: str) -> subprocess.Popen:
     return subprocess.Popen(args, stdout=subprocess.DEVNULL, env=real_time_env())
 
 
-def redis_node(port: int, *extra: str) -> subprocess.Popen:
-    return spawn("redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", *extra)
+def redis_node(directory: Path, port: int, *extra: str) -> subprocess.Popen:
+    # --dir: a replica's full sync writes a dump file
+    return spawn(
+        "redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--dir", str(directory), *extra
+    )
 
 
 def sentinel_node(directory: Path, port: int, master_port: int) -> subprocess.Popen:
@@ -58,7 +61,8 @@ def sentinel_node(directory: Path, port: int, master_port: int) -> subprocess.Po
 def sentinels(tmp_path):
     master_port, replica_port = free_port(), free_port()
     ports = [free_port() for _ in range(3)]
-    nodes = [redis_node(master_port), redis_node(replica_port, "--replicaof", "127.0.0.1", str(master_port))]
+    nodes = [redis_node(tmp_path, master_port)]
+    nodes.append(redis_node(tmp_path, replica_port, "--replicaof", "127.0.0.1", str(master_port)))
     nodes += [sentinel_node(tmp_path, port, master_port) for port in ports]
     try:
         replica = redis.Redis(port=replica_port)
