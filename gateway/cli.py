@@ -19,7 +19,7 @@ from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
-from .commandline import cli, run
+from .commandline import cli, creates_database, run
 from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed
@@ -49,6 +49,7 @@ def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
     return result.account
 
 
+@creates_database
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
 @with_appcontext
@@ -75,6 +76,7 @@ def import_command(source: Path) -> None:
         raise click.ClickException("no account could be activated")
 
 
+@creates_database
 @accounts.command("add")
 @click.option("--refresh-token", required=True, help="The account's OAuth refresh token.")
 @click.option("--email", default="", help="The account's email (looked up when omitted).")
@@ -84,6 +86,7 @@ def add_command(refresh_token: str, email: str) -> None:
     _enroll_one(Credential(refresh_token, email), keep_revoked=False)
 
 
+@creates_database
 @accounts.command("login")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
 @click.option(

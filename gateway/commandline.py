@@ -14,9 +14,10 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from . import __version__
+from .accounts.store import Store
 from .config import Settings, SettingsError
 from .envfile import EnvFileError, read_env_file
-from .startup import make_data_dir
+from .startup import database_variable, make_data_dir, refuse_a_file
 
 
 class GatewayApp:
@@ -33,10 +34,34 @@ class GatewayApp:
             # The file's values win over the inherited environment's, as systemd's EnvironmentFile= does.
             env = {**os.environ, **read_env_file(self.env_file)} if self.env_file else None
             self.settings = Settings.from_env(env)
-            make_data_dir(self.settings)
+            command = click.get_current_context().command
+            open_database(self.settings, create=getattr(command, "creates_database", False))
         except (EnvFileError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
         return create_app(self.settings)
+
+
+def creates_database(command: click.Command) -> click.Command:
+    """Mark a command that adds accounts or keys: it may start a new database. Every other one needs the
+    database to exist: run without the service's settings, it would read (or fill) a second, empty one."""
+    command.creates_database = True
+    return command
+
+
+def open_database(settings: Settings, create: bool) -> None:
+    """Make sure the database exists, creating it (and saying so on stderr) only when `create` allows."""
+    refuse_a_file(settings)
+    database = settings.database
+    if database.exists():
+        return
+    if not create:
+        raise click.ClickException(
+            f"no database at {database}, and none was created: the service's settings may be missing "
+            f"(--env-file, e.g. /etc/gemini-gateway/gateway.env, or {database_variable(settings)})"
+        )
+    make_data_dir(settings)
+    Store(database).connect().close()
+    click.echo(f"created a new database at {database}", err=True)
 
 
 class GatewayGroup(click.Group):

@@ -73,6 +73,12 @@ def test_a_data_dir_that_cannot_be_created_is_named(google, tmp_path):
     assert "GATEWAY_DATA_DIR" in line and str(tmp_path / "a-file" / "data") in line
 
 
+def test_a_data_dir_that_is_a_file_is_not_a_directory(google, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    line = start_refused(gateway_env(google, tmp_path / "a-file"))
+    assert line == f"Error: GATEWAY_DATA_DIR: {tmp_path / 'a-file'} is not a directory\n"
+
+
 def test_a_read_only_data_dir_is_named(google, tmp_path):
     with tmpfs(tmp_path / "ro") as mount:
         make_read_only(mount)
