@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -210,7 +209,7 @@ def refresh_command(account: str | None) -> None:
             reason = (gateway.store.get(target.id) or target).disabled_reason or exc.message
             click.echo(f"{target.email}: refresh failed ({reason})")
     if failed:
-        sys.exit(1)
+        raise click.ClickException(f"accounts not refreshed: {failed} of {len(targets)}")
 
 
 def _enabled(accounts: tuple[Account, ...], purpose: str) -> list[Account]:

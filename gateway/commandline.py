@@ -3,6 +3,7 @@ one line on stderr, never a traceback, for whatever fails. Command groups (accou
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -90,20 +91,53 @@ class GatewayGroup(click.Group):
     help="Read settings from this systemd environment file too (the service's, e.g. "
     "/etc/gemini-gateway/gateway.env); its values win over the environment's.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Below an error, show what the gateway logged meanwhile (plain text).",
+)
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None) -> None:
+def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
     """Manage the Gemini gateway from the command line.
 
     Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
     itself is started with `gunicorn -c gunicorn.conf.py`.
     """
+    HELD.shown = verbose
     app = GatewayApp(env_file)
     ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
     ctx.obj.data["app"] = app  # the settings, for the error lines
 
 
+class HeldLines(logging.Handler):
+    """What the gateway's modules log while a command runs, never as the server's JSON lines: hidden (the
+    command's own output and its one error line say what happened), or with --verbose shown as plain text
+    below a failure's line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: dict[str, None] = {}  # in order, each once: a failing disk says the same thing per query
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines[f"  {record.levelname.lower()}: {record.getMessage()}"] = None
+
+
+HELD = HeldLines()
+
+
+def hold_log_lines() -> None:
+    """Route the gateway's loggers (and any library's) to HELD; configure_logging then leaves them alone."""
+    gateway = logging.getLogger("gateway")
+    gateway.addHandler(HELD)
+    gateway.propagate = False
+    logging.getLogger().addHandler(HELD)
+
+
 def run(group: click.Group, args: list[str] | None = None) -> None:
     """Run the command: a failure is one line on stderr (`Error: ...`) and a non-zero exit."""
+    hold_log_lines()
     try:
         code = group.main(args, prog_name="gateway", standalone_mode=False)
     except click.UsageError as exc:
@@ -118,4 +152,6 @@ def run(group: click.Group, args: list[str] | None = None) -> None:
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
+    for line in HELD.lines if HELD.shown else ():
+        click.echo(line, err=True)
     sys.exit(code)
