@@ -51,28 +51,38 @@ def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
 @creates_database
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--keep-disabled",
+    is_flag=True,
+    help="Store an account whose token Google refuses, disabled with the reason (default: store nothing).",
+)
 @with_appcontext
-def import_command(source: Path) -> None:
+def import_command(source: Path, keep_disabled: bool) -> None:
     """Import an export file (JSON) or an Antigravity-Manager data folder, verifying each token."""
     try:
         credentials = read_credentials(source)
     except ImportFormatError as exc:
         raise click.ClickException(str(exc)) from None
     gateway = services()
-    failures = 0
+    active = stored_disabled = 0
     for number, credential in enumerate(credentials, 1):
         label = credential.email or f"entry {number}"
         try:
-            result = enroll(gateway.store, gateway.oauth, gateway.client, credential)
+            result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_disabled)
+        except InvalidGrant as exc:
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc} (--keep-disabled keeps it disabled)")
+            continue
         except OAuthError as exc:
-            failures += 1
-            click.echo(f"[{number}/{len(credentials)}] {label}: not imported: {exc}")
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc}")
             continue
         email = result.account.email if result.account else label
-        failures += result.account is None or not result.account.enabled
+        if result.account is not None:
+            active += result.account.enabled
+            stored_disabled += not result.account.enabled
         click.echo(f"[{number}/{len(credentials)}] {email}: {result.note}")
-    if failures == len(credentials):
-        raise click.ClickException("no account could be activated")
+    if not active:
+        stored = f"{stored_disabled} stored disabled (`gateway accounts list` shows why)" if stored_disabled else ""
+        raise click.ClickException(f"no account could be activated; {stored or 'nothing was stored'}")
 
 
 @creates_database
