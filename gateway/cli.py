@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -19,7 +18,7 @@ from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
-from .commandline import cli, run
+from .commandline import cli, creates_database, run
 from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed
@@ -49,32 +48,44 @@ def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
     return result.account
 
 
+@creates_database
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
+@click.option(
+    "--keep-disabled",
+    is_flag=True,
+    help="Store an account whose token Google refuses, disabled with the reason (default: store nothing).",
+)
 @with_appcontext
-def import_command(source: Path) -> None:
+def import_command(source: Path, keep_disabled: bool) -> None:
     """Import an export file (JSON) or an Antigravity-Manager data folder, verifying each token."""
     try:
         credentials = read_credentials(source)
     except ImportFormatError as exc:
         raise click.ClickException(str(exc)) from None
     gateway = services()
-    failures = 0
+    active = stored_disabled = 0
     for number, credential in enumerate(credentials, 1):
         label = credential.email or f"entry {number}"
         try:
-            result = enroll(gateway.store, gateway.oauth, gateway.client, credential)
+            result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_disabled)
+        except InvalidGrant as exc:
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc} (--keep-disabled keeps it disabled)")
+            continue
         except OAuthError as exc:
-            failures += 1
-            click.echo(f"[{number}/{len(credentials)}] {label}: not imported: {exc}")
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc}")
             continue
         email = result.account.email if result.account else label
-        failures += result.account is None or not result.account.enabled
+        if result.account is not None:
+            active += result.account.enabled
+            stored_disabled += not result.account.enabled
         click.echo(f"[{number}/{len(credentials)}] {email}: {result.note}")
-    if failures == len(credentials):
-        raise click.ClickException("no account could be activated")
+    if not active:
+        stored = f"{stored_disabled} stored disabled (`gateway accounts list` shows why)" if stored_disabled else ""
+        raise click.ClickException(f"no account could be activated; {stored or 'nothing was stored'}")
 
 
+@creates_database
 @accounts.command("add")
 @click.option("--refresh-token", required=True, help="The account's OAuth refresh token.")
 @click.option("--email", default="", help="The account's email (looked up when omitted).")
@@ -84,6 +95,7 @@ def add_command(refresh_token: str, email: str) -> None:
     _enroll_one(Credential(refresh_token, email), keep_revoked=False)
 
 
+@creates_database
 @accounts.command("login")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
 @click.option(
@@ -207,7 +219,7 @@ def refresh_command(account: str | None) -> None:
             reason = (gateway.store.get(target.id) or target).disabled_reason or exc.message
             click.echo(f"{target.email}: refresh failed ({reason})")
     if failed:
-        sys.exit(1)
+        raise click.ClickException(f"accounts not refreshed: {failed} of {len(targets)}")
 
 
 def _enabled(accounts: tuple[Account, ...], purpose: str) -> list[Account]:

@@ -73,8 +73,16 @@ def database_variable(settings: Settings) -> str:
     return "GATEWAY_STATE_URL" if settings.state_url.startswith("sqlite:///") else "GATEWAY_DATA_DIR"
 
 
+def refuse_a_file(settings: Settings) -> None:
+    """A data directory that is a file: say so (mkdir would only say "File exists")."""
+    directory = settings.database.parent
+    if directory.exists() and not directory.is_dir():
+        raise SettingsError(f"{database_variable(settings)}: {directory} is not a directory")
+
+
 def make_data_dir(settings: Settings) -> None:
     """Create the database's directory (it will hold refresh tokens: owner only)."""
+    refuse_a_file(settings)
     directory = settings.database.parent
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)

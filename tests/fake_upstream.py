@@ -26,6 +26,21 @@ from urllib.parse import parse_qs, urlsplit
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+# The OAuth clients Google knows here, id -> secret (public installed-app clients): Antigravity's, the gateway's
+# default, and gemini-cli's. Google answers a wrong one 401 invalid_client, and a refresh token issued to
+# another client 401 unauthorized_client (RFC 6749 section 5.2; see CLIENT_ERRORS in gateway/accounts/oauth.py).
+ANTIGRAVITY_CLIENT = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+GEMINI_CLI_CLIENT = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+OAUTH_CLIENTS = {
+    ANTIGRAVITY_CLIENT: "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",
+    GEMINI_CLI_CLIENT: "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",
+}
+CLIENT_FORM = {
+    "client_id": ANTIGRAVITY_CLIENT,
+    "client_secret": OAUTH_CLIENTS[ANTIGRAVITY_CLIENT],
+}  # for tests' own calls
+INVALID_CLIENT = {"error": "invalid_client", "error_description": "Unauthorized"}
+UNAUTHORIZED_CLIENT = {"error": "unauthorized_client", "error_description": "Unauthorized"}
 
 
 def iso_after(seconds: float) -> str:
@@ -80,6 +95,7 @@ class FakeAccount:
     revoked: bool
     expires_in: int
     models: tuple[str, ...] | None = None  # None: lists MODELS and serves any model; else only these
+    client: str = ANTIGRAVITY_CLIENT  # the OAuth client its refresh token was issued to
 
 
 class FakeGoogle:
@@ -156,10 +172,14 @@ class FakeGoogle:
         revoked: bool = False,
         expires_in: int = 3600,
         models: tuple[str, ...] | None = None,
+        client: str = ANTIGRAVITY_CLIENT,
     ) -> None:
-        """Register an account whose refresh token the token endpoint accepts (`models`: all it serves)."""
+        """Register an account whose refresh token the token endpoint accepts (`models`: all it serves), when
+        asked by the OAuth `client` that it was issued to."""
         with self._lock:
-            self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in, models)
+            self.accounts[refresh_token] = FakeAccount(
+                email, project, tier, onboarded, revoked, expires_in, models, client
+            )
 
     def add_code(self, code: str, refresh_token: str) -> None:
         """An authorization code that the token endpoint exchanges for this account's refresh token."""
@@ -204,6 +224,9 @@ class FakeGoogle:
             return next((a for a in self.accounts.values() if a.email == email), None)
 
     def _token(self, form: dict, n: int) -> Reply:
+        client = form.get("client_id", "")
+        if client not in OAUTH_CLIENTS or OAUTH_CLIENTS[client] != form.get("client_secret"):
+            return Reply(401, INVALID_CLIENT)
         with self._lock:
             if form.get("grant_type") == "authorization_code" and form.get("code_verifier"):
                 refresh_token = self.codes.pop(form.get("code", ""), "")
@@ -212,6 +235,8 @@ class FakeGoogle:
             account = self.accounts.get(refresh_token)
             if account is None or account.revoked:
                 return Reply(400, INVALID_GRANT)
+            if account.client != client:
+                return Reply(401, UNAUTHORIZED_CLIENT)
             token = f"ya29.fake-{account.email}-{n}"
             self.tokens[token] = (account.email, time.time() + account.expires_in)
         body = {"access_token": token, "expires_in": account.expires_in, "token_type": "Bearer", "scope": SCOPE}

@@ -8,6 +8,7 @@ import time
 import click
 from flask.cli import with_appcontext
 
+from ..commandline import creates_database
 from ..services import services
 from .gate import CACHE_SECONDS
 from .manage import describe_all, find, issue, summary_line
@@ -20,6 +21,7 @@ def _patterns(value: str | None) -> tuple[str, ...]:
     return tuple(pattern.strip() for pattern in (value or "").split(",") if pattern.strip())
 
 
+@creates_database
 @keys.command("create")
 @click.argument("name")
 @click.option("--rpm", type=click.IntRange(min=1), help="At most N requests in any 60 seconds.")
