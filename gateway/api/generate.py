@@ -41,7 +41,9 @@ def model_method(target: str) -> Response:
     session = fingerprint(body)  # the conversation: its account, and the thought signatures relayed in it
     # Each fallback gets its own translation of the body as the client sent it, so this comes first.
     names = catalog.fallbacks(upstream_model)
-    own = functools.partial(translate, rules=gateway.rules, session=session, signatures=gateway.signatures)
+    own = functools.partial(
+        translate, rules=gateway.rules, session=session, signatures=gateway.signatures, families=gateway.families
+    )
     fallbacks = fallbacks_for(body, names, own)
     trace.model = upstream_model = own(body, upstream_model)  # the model actually sent
     if large:
