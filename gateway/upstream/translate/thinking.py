@@ -126,3 +126,13 @@ def budget_level(budget: object, family: Family) -> str | None:
     if budget <= family.cap // 4:
         return "LOW"
     return "MEDIUM" if budget <= family.cap // 2 else "HIGH"
+
+
+def requested_level(body: dict, family: Family) -> str | None:
+    """The thinking level a body asks for, its budget read as a level of `family`; None when it names none."""
+    config = member(body, "generationConfig", "generation_config")
+    settings = member(config, "thinkingConfig", "thinking_config") if isinstance(config, dict) else None
+    if not isinstance(settings, dict):
+        return None
+    level = _level_name(member(settings, "thinkingLevel", "thinking_level"))
+    return level or budget_level(member(settings, "thinkingBudget", "thinking_budget"), family)
