@@ -11,9 +11,12 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
+
+if TYPE_CHECKING:
+    from .upstream.translate.families import Families
 
 # Antigravity's order: the sandbox host answers first, prod last (antigravity-gemini-spec §6).
 DEFAULT_UPSTREAM_URLS = (
@@ -43,6 +46,7 @@ VARIABLES = frozenset(
         *("OAUTH_TOKEN_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_USERINFO_URL", "OAUTH_AUTH_URL"),
         *("MAX_RETRY_ATTEMPTS", "STATE_URL", "METRICS_PUBLIC", "LOG_FORMAT", "LOG_ACCOUNTS", "USER_AGENT"),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
+        "MODEL_RULES",
     }
 )
 T = TypeVar("T")
@@ -75,6 +79,7 @@ class Settings:
     user_agent: str = DEFAULT_USER_AGENT
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
+    model_families: Families | None = None  # None: the built-in table; else GATEWAY_MODEL_RULES before it
     # model routing: aliases and fallback chains
     model_aliases: Aliases = NO_ALIASES
     model_fallbacks: Fallbacks = NO_FALLBACKS
@@ -135,6 +140,7 @@ class Settings:
             user_agent=_header_value("USER_AGENT", get("USER_AGENT", DEFAULT_USER_AGENT)),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
+            model_families=_model_rules("MODEL_RULES", get("MODEL_RULES")),
             # model routing
             model_aliases=_routing("MODEL_ALIASES", Aliases.parse, get("MODEL_ALIASES")),
             model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
@@ -201,6 +207,18 @@ def _rule_names(name: str, names: list[str]) -> frozenset[str]:
         known = ", ".join(sorted(RULE_NAMES))
         raise SettingsError(f"GATEWAY_{name}: no translation rule named {', '.join(unknown)} (rules: {known})")
     return frozenset(names)
+
+
+def _model_rules(name: str, path: str) -> Families | None:
+    """The operator's family table before the built-in one; a bad file stops the start naming file and key."""
+    if not path:
+        return None
+    from .upstream.translate.families import BUILT_IN, Families, RulesError
+
+    try:
+        return Families.load(Path(path).expanduser()).before(BUILT_IN)
+    except RulesError as exc:
+        raise SettingsError(f"GATEWAY_{name}: {exc}") from None
 
 
 def _routing(name: str, parse: Callable[[str], T], value: str) -> T:

@@ -22,7 +22,7 @@ from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
-from .upstream.translate import active_rules
+from .upstream.translate import BUILT_IN, active_rules
 
 
 class Services:
@@ -60,6 +60,7 @@ class Services:
             self.signatures,
         )
         self.rules = active_rules(settings.translate_off)
+        self.families = settings.model_families or BUILT_IN
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
 

@@ -504,13 +504,56 @@ def check_thinking(model: str, request: dict) -> Reply | None:
     generation = re.match(r"gemini-(\d+)", model)
     if level is not None and (model.startswith("claude-") or (generation and int(generation.group(1)) < 3)):
         return Reply(400, google_error(400, "Thinking level is not supported for this model.", "INVALID_ARGUMENT"))
-    if level is not None and model.endswith(("-high", "-low")):
+    if level is not None and generation and int(generation.group(1)) == 3 and model.endswith(("-high", "-low")):
         message = f"Thinking level {str(level).upper()} is not supported for this model."
         return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
     budget, limit = _member(thinking, "thinkingBudget"), _member(config, "maxOutputTokens")
     if model.startswith("claude-") and budget and limit is not None and limit <= budget:
         return _claude_refusal("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    if re.match(r"gemini-3(\.\d+)?-flash", model) and isinstance(budget, int) and budget > 24576:
+        return _invalid(f"The thinking budget {budget} is invalid. Please choose a value between 0 and 24576.")
     return None
+
+
+def check_gemini_4(model: str, request: dict) -> Reply | None:
+    """Gemini 4 and later take thinking by level only; Neon also refuses MINIMAL, the penalties and more than one
+    candidate, and XHIGH is Neon's own level (v1internal-rules.md §6)."""
+    generation = re.match(r"gemini-(\d+)", model)
+    config = _member(request, "generationConfig") or {}
+    thinking = _member(config, "thinkingConfig") or {}
+    level = str(_member(thinking, "thinkingLevel") or "").upper().removeprefix("THINKING_LEVEL_")
+    neon = model.startswith("gemini-4-neon")
+    if generation and int(generation.group(1)) >= 4 and _member(thinking, "thinkingBudget") is not None:
+        return _invalid("thinking_budget is not supported for this model. Use thinking_level instead.")
+    if level == "XHIGH" and not neon:
+        return _invalid("Thinking level XHIGH is not supported for this model.")
+    if not neon:
+        return None
+    if level == "MINIMAL":
+        return _invalid("Thinking level MINIMAL is not supported for this model.")
+    for name in ("frequencyPenalty", "presencePenalty"):
+        if _member(config, name) is not None:
+            return _invalid(f"{_snake_name(name)} is not supported for this model.")
+    count = _member(config, "candidateCount")
+    if isinstance(count, int) and count > 1:
+        return _invalid("candidate_count > 1 is not supported for this model.")
+    return None
+
+
+def check_safety_categories(model: str, request: dict) -> Reply | None:
+    """v1internal knows no HARM_CATEGORY_CIVIC_INTEGRITY, even at OFF (v1internal-rules.md §6)."""
+    for i, setting in enumerate(_listed(request, "safetySettings")):
+        category = setting.get("category") if isinstance(setting, dict) else None
+        if category == "HARM_CATEGORY_CIVIC_INTEGRITY":
+            return _invalid(
+                f"Invalid value at 'request.safety_settings[{i}].category' "
+                f'(type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory), "{category}"'
+            )
+    return None
+
+
+def _invalid(message: str) -> Reply:
+    return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
 
 
 def check_search_with_functions(model: str, request: dict) -> Reply | None:
@@ -536,6 +579,8 @@ GENERATE_CHECKS = (
     check_claude_tool_ids,
     check_claude_prefill,
     check_thinking,
+    check_gemini_4,
+    check_safety_categories,
     check_search_with_functions,
     check_leading_user_turn,
 )
