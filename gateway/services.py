@@ -22,6 +22,7 @@ from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
+from .upstream.identity import REFRESH_EVERY
 from .upstream.translate import active_rules
 
 
@@ -62,6 +63,8 @@ class Services:
         self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+        if self.client.identity.auto:
+            self.background.append(Periodic("client-version", REFRESH_EVERY, self.client.refresh_identity, delay=0))
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.upstream.identity import BUILT_IN_VERSION
+
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
@@ -53,6 +55,8 @@ class Reply:
     delays: list | None = None  # delays[i] before event i (overrides event_delay)
     cut_after: int | None = None  # drop the connection after this many events, without ending the stream
     headers: dict = field(default_factory=dict)
+    text: str | None = None  # a plain text body (the auto-updater manifest), sent in `text_pieces` when given
+    text_pieces: int = 1  # chunks the text is sent in, `event_delay` apart (a manifest trickling in)
 
 
 @dataclass
@@ -142,6 +146,8 @@ class FakeGoogle:
             self._failing: dict[str, int | None] = {}
             self.client_gate: ClientGate | None = None  # Google's version gate on the User-Agent, when set
             self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
+            # The Antigravity auto-updater: GET /manifest/<name> answers manifests[name], else MANIFEST.
+            self.manifests: dict[str, Reply] = {}
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -269,6 +275,19 @@ class FakeGoogle:
         return Reply(json={"name": name, "done": True, "response": {"cloudaicompanionProject": project}})
 
 
+def manifest(version: str) -> str:
+    """An electron-builder update manifest as the Antigravity hub's auto-updater serves it."""
+    return (
+        f"version: {version}\nfiles:\n  - url: Antigravity-{version}-arm64-mac.zip\n    sha512: c2hh\n"
+        f"    size: 214748364\npath: Antigravity-{version}-arm64-mac.zip\nsha512: c2hh\n"
+    )
+
+
+# What /manifest/<name> answers unless a test scripts it: the gateway's built-in release, so a gateway that
+# reads it sends what tests of other parts expect.
+MANIFEST = Reply(text=manifest(BUILT_IN_VERSION))
+
+
 def _candidate(text: str) -> dict:
     return {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
 
@@ -294,6 +313,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionResetError):  # a client closing a kept-alive connection it abandoned
+            super().handle()
+
     def do_POST(self) -> None:
         google, url = self.google, urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -318,6 +341,8 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method, self.command, url.path, parse_qs(url.query), dict(self.headers), body, email, origin)
         n = google._record(call)
         self.model = body.get("model", "") if isinstance(body, dict) else ""
+        if url.path.startswith("/manifest/"):  # the auto-updater: no credentials, plain YAML
+            return self._send(google.manifests.get(url.path.removeprefix("/manifest/"), MANIFEST), method, n)
         if v1internal and origin in google._failing:
             status = google._failing[origin]
             if status is None:
@@ -349,6 +374,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if reply.text is not None:
+                return self._send_text(reply)
             if reply.events is None:
                 body = reply.json if reply.json is not None else {}
                 payload = json.dumps(signed(self.google, body, self.model)).encode()
@@ -375,6 +402,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with self.google._lock:
                 self.google.disconnects.append(method)
+
+    def _send_text(self, reply: Reply) -> None:
+        payload = reply.text.encode()
+        self.send_header("Content-Type", "text/yaml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        size = -(-len(payload) // reply.text_pieces)
+        for start in range(0, len(payload), size):
+            time.sleep(reply.event_delay if start else 0)
+            self.wfile.write(payload[start : start + size])
+            self.wfile.flush()
 
     def _drop(self) -> None:
         self.close_connection = True

@@ -145,6 +145,7 @@
       [r.account], [r.key], [r.duration_ms === null ? "" : `${Math.round(r.duration_ms)} ms`],
     ])));
     chart(state.hours);
+    setText(document.querySelector('[data-field="client-version"]'), state.client_version);
     tick();
     setText(document.getElementById("updated"), `updated ${new Date().toLocaleTimeString()}`);
   }
