@@ -148,6 +148,11 @@ class FakeGoogle:
             self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
             # The Antigravity auto-updater: GET /manifest/<name> answers manifests[name], else MANIFEST.
             self.manifests: dict[str, Reply] = {}
+            # Google's answers about the account or its egress (v1internal-rules.md §6), set by tests:
+            self.banned: dict[str, str] = {}  # email -> appeal URL: a Terms of Service ban
+            self.geo_blocked: set[str] = set()  # emails whose egress region Google refuses ("*": every one)
+            self.session_ceiling: int | None = None  # input tokens one sessionId may accumulate (Google: 1048576)
+            self.session_tokens: defaultdict[str, int] = defaultdict(int)
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -354,7 +359,12 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(401, UNAUTHENTICATED)
         elif method in GENERATE_METHODS and (refusal := schema_errors(body)):  # parsing comes first at Google
             reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
-        elif (refusal := strict_refusal(google, call) or refused_signature(google, method, body)) is not None:
+        elif refusal := (
+            account_refusal(google, call)  # the account or its egress, before what it asks
+            or strict_refusal(google, call)
+            or refused_signature(google, method, body)
+            or session_refusal(google, call)  # counts the input of what Google takes: last
+        ):
             reply = refusal
         else:
             reply = google._scripted(method, email)
@@ -552,6 +562,52 @@ GENERATE_CHECKS = (
     check_search_with_functions,
     check_leading_user_turn,
 )
+
+
+BAN_MESSAGE = (
+    "This service has been disabled in this account for violation of Terms of Service. "
+    "Please submit an appeal to continue using this product."
+)
+GEO_BLOCK_MESSAGE = "User location is not supported for the API use."
+
+
+def account_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """A banned account's 403 with its appeal link (automazeio/vibeproxy #335), or the geo-block of its egress
+    (Gemini models only: CLIProxyAPI #3999)."""
+    if call.method not in (*GENERATE_METHODS, "countTokens"):
+        return None
+    if call.account in google.banned:
+        error = google_error(403, BAN_MESSAGE, "PERMISSION_DENIED")
+        error["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "TOS_VIOLATION",
+                "domain": "cloudcode-pa.googleapis.com",
+                "metadata": {"appeal_url": google.banned[call.account]},
+            }
+        ]
+        return Reply(403, error)
+    body = call.body if isinstance(call.body, dict) else {}
+    model = str(body.get("model") or (body.get("request") or {}).get("model", "")).removeprefix("models/")
+    if model.startswith("gemini-") and google.geo_blocked & {call.account, "*"}:
+        return Reply(400, google_error(400, GEO_BLOCK_MESSAGE, "FAILED_PRECONDITION"))
+    return None
+
+
+def session_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """Cloud Code adds up the input of each request.sessionId; past the ceiling every request of that session is
+    refused (Antigravity-Manager #3411). Input counted as words of text, as the fake's countTokens does."""
+    if google.session_ceiling is None or call.method not in GENERATE_METHODS:
+        return None
+    request = call.body.get("request") or {}
+    words = sum(len(str(part.get("text", "")).split()) for _, _, _, part in _parts(request))
+    with google._lock:
+        session = str(request.get("sessionId"))
+        if google.session_tokens[session] + words > google.session_ceiling:
+            message = f"The input token count exceeds the maximum number of tokens allowed {google.session_ceiling}."
+            return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+        google.session_tokens[session] += words
+    return None
 
 
 def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:
