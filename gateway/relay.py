@@ -13,6 +13,7 @@ import urllib3
 from flask import Response
 
 from . import metrics
+from .accounts.geo import same_egress
 from .accounts.pool import Pool, fingerprint
 from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
@@ -23,7 +24,15 @@ from .routing import Fallback, distinct
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
-from .upstream.errors import AuthFailed, EmptyResponse, RateLimited, TransportFailed, UpstreamError, classify
+from .upstream.errors import (
+    AuthFailed,
+    EmptyResponse,
+    GeoBlocked,
+    RateLimited,
+    TransportFailed,
+    UpstreamError,
+    classify,
+)
 from .upstream.sse import collect, has_content, iter_lines, json_array, parse_events, sse_frames
 
 log = logging.getLogger(__name__)
@@ -43,6 +52,7 @@ class Relay:
         max_attempts: int,
         label: Callable[[str], str],
         signatures: Signatures,
+        shared_egress: str = "",
     ) -> None:
         self.pool = pool
         self.client = client
@@ -50,6 +60,7 @@ class Relay:
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
         self.signatures = signatures
+        self.shared_egress = shared_egress  # GATEWAY_UPSTREAM_PROXY: the egress of every account (accounts/geo.py)
 
     def generate(
         self,
@@ -149,10 +160,11 @@ class Relay:
         """
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
+        blocked: set[tuple[int, str]] = set()  # behind an egress Google refused: no use trying, not tried either
         last: GatewayError | None = None
         while len(tried) < self.max_attempts:
             try:
-                account, snapshot, served = self.pool.pick(model, session, tried, tuple(names))
+                account, snapshot, served = self.pool.pick(model, session, tried | blocked, tuple(names))
             except GatewayError as exc:
                 raise _final(last or exc) from None
             tried.add((account.id, served))
@@ -161,6 +173,11 @@ class Relay:
             except GatewayError as exc:
                 self.usage.record(account.id, served, exc.code, exc.message)
                 trace.attempted(self.label(account.email), exc.code, account.email)
+                if isinstance(exc, GeoBlocked):  # the egress's fault: on to an account that leaves by another
+                    self.pool.geo_blocked(account)
+                    blocked |= {(i, served) for i in same_egress(account, snapshot.accounts, self.shared_egress)}
+                    last = exc
+                    continue
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)

@@ -59,6 +59,7 @@ class Services:
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
             self.signatures,
+            settings.upstream_proxies.get("https", ""),
         )
         self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)

@@ -213,6 +213,10 @@ class Pool:
         elif isinstance(error, AuthFailed):
             self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
 
+    def geo_blocked(self, account: Account) -> None:
+        """Note when Google refused the account's egress region: shown to the operator, never a bench."""
+        self.store.update(account.id, last_geo_block=self.store.clock())
+
     def succeeded(self, account: Account, model: str, snapshot: Snapshot) -> None:
         """Forget past strikes, only when the snapshot it was picked from shows some: no write otherwise."""
         if (account.id, model) in snapshot.cooldowns:
