@@ -15,6 +15,7 @@ from flask import Response
 from . import metrics
 from .accounts.geo import same_egress
 from .accounts.pool import Pool, fingerprint
+from .accounts.sessions import Sessions, session_key
 from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
@@ -29,6 +30,7 @@ from .upstream.errors import (
     EmptyResponse,
     GeoBlocked,
     RateLimited,
+    SessionFull,
     TransportFailed,
     UpstreamError,
     classify,
@@ -37,6 +39,7 @@ from .upstream.sse import collect, has_content, iter_lines, json_array, parse_ev
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Opened = tuple[list[dict], Iterator[dict], requests.Response]  # events read ahead, the rest, the upstream answer
 # Both stream kinds: no proxy in between (nginx reads X-Accel-Buffering) may hold events back.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # What a broken upstream stream raises while we read it.
@@ -52,6 +55,7 @@ class Relay:
         max_attempts: int,
         label: Callable[[str], str],
         signatures: Signatures,
+        sessions: Sessions,
         shared_egress: str = "",
     ) -> None:
         self.pool = pool
@@ -60,6 +64,7 @@ class Relay:
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
         self.signatures = signatures
+        self.sessions = sessions
         self.shared_egress = shared_egress  # GATEWAY_UPSTREAM_PROXY: the egress of every account (accounts/geo.py)
 
     def generate(
@@ -78,9 +83,14 @@ class Relay:
         fallbacks = distinct(model, fallbacks)
         bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
-        def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:
+        def send(account: Account, served: str, generation: int) -> Opened:
             wrapped = envelope.wrap_generate(
-                bodies[served], served, account.project, account.email, self.client.user_agent, self.client.clock
+                bodies[served],
+                served,
+                account.project,
+                session_key(account.email, session, generation),
+                self.client.user_agent,
+                self.client.clock,
             )
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
@@ -91,6 +101,14 @@ class Relay:
                 upstream.close()
                 raise
             return held, events, upstream
+
+        def open_stream(account: Account, served: str) -> Opened:
+            generation = self.sessions.generation(account.email, session)
+            try:
+                return send(account, served, generation)
+            except SessionFull:  # this conversation's session on this account is full: once more, in a new one
+                trace.rotated_session()
+                return send(account, served, self.sessions.rotate(account.email, session, generation))
 
         if not stream:
 

@@ -9,6 +9,7 @@ from flask import current_app
 from .accounts.failsoft import FailSoft
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
+from .accounts.sessions import RedisSessions, Sessions, SqliteSessions
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
@@ -39,11 +40,13 @@ class Services:
         self.records = FailSoft(Store(settings.database, clock))
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
+        self.sessions: Sessions = SqliteSessions(self.records)
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
+            self.sessions = RedisSessions(self.store, self.sessions)
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
@@ -59,6 +62,7 @@ class Services:
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
             self.signatures,
+            self.sessions,
             settings.upstream_proxies.get("https", ""),
         )
         self.rules = active_rules(settings.translate_off)
