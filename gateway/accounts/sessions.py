@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from typing import TYPE_CHECKING, Protocol
 
-from .store import Store
+from .store import OwnTable, Store
 
 if TYPE_CHECKING:
     from .redis_state import RedisState
@@ -42,7 +42,7 @@ class Sessions(Protocol):
         """Start the generation after `seen` (once, however many workers saw it fill up); the one now current."""
 
 
-class SqliteSessions:
+class SqliteSessions(OwnTable):
     """A table in the store's database, through the store's own connection (one per process)."""
 
     SCHEMA = """
@@ -52,16 +52,8 @@ class SqliteSessions:
     """
 
     def __init__(self, store: Store, ttl: float = TTL) -> None:
-        self.store, self.ttl = store, ttl
-        self._ready: sqlite3.Connection | None = None
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        conn = self.store.conn  # a new one after a fork
-        if conn is not self._ready:
-            conn.executescript(self.SCHEMA)
-            self._ready = conn
-        return conn
+        super().__init__(store)
+        self.ttl = ttl
 
     def generation(self, email: str, conversation: str | None) -> int:
         try:

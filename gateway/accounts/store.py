@@ -317,6 +317,24 @@ class Store:
         return True
 
 
+class OwnTable:
+    """A table of a part's own in the store's database (its SCHEMA), through the store's connection."""
+
+    SCHEMA = ""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ready: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = self.store.conn  # one per process: a new one after a fork
+        if conn is not self._ready:
+            conn.executescript(self.SCHEMA)
+            self._ready = conn
+        return conn
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
