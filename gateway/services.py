@@ -23,7 +23,7 @@ from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
-from .upstream.identity import REFRESH_EVERY
+from .upstream.identity import REFRESH_EVERY, ClientIdentity, SharedRelease
 from .upstream.translate import active_rules
 
 
@@ -33,11 +33,12 @@ class Services:
         self.clock = clock  # every part below reads "now" from it alone
         # One connection pool per worker, for Google's API and its token endpoint.
         session = new_session(settings.ca_bundle)
-        self.client = UpstreamClient(settings, session, clock)
-        self.oauth = OAuth(settings, session, clock)
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))
+        identity = ClientIdentity(settings.user_agent, settings.client_manifest_url, SharedRelease(self.records))
+        self.client = UpstreamClient(settings, session, clock, identity)
+        self.oauth = OAuth(settings, session, clock)
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
         self.sessions: Sessions = SqliteSessions(self.records)

@@ -2,15 +2,18 @@
 
 import json
 import logging
+import time
 
 import pytest
 
+from gateway.accounts.store import Store
 from gateway.upstream import identity
 from gateway.upstream.client import new_session
 from gateway.upstream.identity import (
     BUILT_IN_USER_AGENT,
     ClientIdentity,
     ManifestUnreadable,
+    SharedRelease,
     manifest_version,
     user_agent_for,
 )
@@ -108,6 +111,29 @@ def test_a_release_read_once_is_kept_when_the_manifest_fails_later(upstream):
     assert auto.user_agent == "antigravity/hub/2.39.0 darwin/arm64"
 
 
+def test_the_workers_of_a_host_read_the_manifest_once_and_share_it(upstream, tmp_path, caplog):
+    upstream.manifests["shared.yml"] = Reply(text=manifest("2.45.0"))
+    url = upstream.url + "/manifest/shared.yml"
+    workers = [ClientIdentity("auto", url, SharedRelease(Store(tmp_path / "gateway.db"))) for _ in range(2)]
+    for worker in workers:
+        worker.refresh(new_session(), {})
+    assert {w.user_agent for w in workers} == {"antigravity/hub/2.45.0 darwin/arm64"}
+    assert len([c for c in upstream.calls if c.path == "/manifest/shared.yml"]) == 1
+    cli = ClientIdentity("auto", url, SharedRelease(Store(tmp_path / "gateway.db")))  # a later process
+    assert cli.user_agent == "antigravity/hub/2.45.0 darwin/arm64"  # starts from what the workers read
+
+
+def test_a_failed_read_is_one_warning_for_every_worker_of_the_host(upstream, tmp_path, caplog):
+    upstream.manifests["gone.yml"] = Reply(404, {"error": "not found"})
+    url = upstream.url + "/manifest/gone.yml"
+    workers = [ClientIdentity("auto", url, SharedRelease(Store(tmp_path / "gateway.db"))) for _ in range(2)]
+    with caplog.at_level(logging.WARNING, logger="gateway.upstream.identity"):
+        for worker in workers:
+            worker.refresh(new_session(), {})
+    assert len([r for r in caplog.records if r.name == "gateway.upstream.identity"]) == 1
+    assert {w.user_agent for w in workers} == {BUILT_IN_USER_AGENT}
+
+
 # ---- the real gateway ----
 
 
@@ -130,9 +156,12 @@ def test_a_gateway_sends_the_manifest_release_on_every_call(own_gateway, upstrea
 
 def test_a_gateway_whose_manifest_is_unreachable_starts_on_the_built_in_release(own_gateway, upstream):
     url = f"http://127.0.0.1:{free_port()}/manifest/latest-arm64-mac.yml"
-    gateway = own_gateway("identity-unreachable", GATEWAY_CLIENT_MANIFEST_URL=url, GATEWAY_WORKERS="1")
+    gateway = own_gateway("identity-unreachable", GATEWAY_CLIENT_MANIFEST_URL=url)  # 2 workers, one reads it
     warning = wait_for(lambda: [line for line in gateway.log_lines() if line["level"] == "warning"])
-    assert len(warning) == 1 and url in warning[0]["message"] and BUILT_IN_USER_AGENT in warning[0]["message"]
+    assert url in warning[0]["message"] and BUILT_IN_USER_AGENT in warning[0]["message"]
+    wait_for(lambda: len([line for line in gateway.log_lines() if "Booting worker" in line["message"]]) == 2)
+    time.sleep(1)  # the second worker's first refresh, right after it booted, has taken what the first one read
+    assert [line for line in gateway.log_lines() if line["level"] == "warning"] == warning  # one line, not two
     assert gateway.get("/healthz").json()["client_version"] == BUILT_IN_USER_AGENT
     add_account(gateway, upstream, "a@example.com")
     assert gateway.post(FLASH, HELLO).status_code == 200
