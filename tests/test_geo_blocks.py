@@ -9,6 +9,7 @@ from gateway import create_app
 from gateway.accounts import geo
 from gateway.upstream.errors import BadRequest, GeoBlocked, classify
 from tests.conftest import API_KEY, HELLO, accounts_by_email, add_account, gateway_env
+from tests.console_helper import console_session
 from tests.fake_upstream import GEO_BLOCK_MESSAGE, google_error
 
 FLASH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -47,6 +48,16 @@ def test_with_one_shared_egress_the_client_gets_the_400_at_once(gateway, upstrea
     assert f"last_geo_block={rows[tried]['last_geo_block']}" in line
     upstream.geo_blocked.clear()  # another egress now (a VPN switched off): the same accounts serve at once
     assert gateway.post(FLASH, HELLO).status_code == 200
+
+
+def test_the_console_shows_the_last_geo_block(gateway, upstream, account):
+    upstream.geo_blocked.add("*")
+    assert gateway.post(FLASH, HELLO).status_code == 400
+    session, _ = console_session(gateway)
+    [row] = session.get(gateway.url + "/console/api/state", timeout=10).json()["accounts"]
+    assert row["last_geo_block"] == accounts_by_email(gateway)[account]["last_geo_block"] is not None
+    page = session.get(gateway.url + "/console", timeout=10).text
+    assert f'<dd data-field="geo-block">{row["last_geo_block"]}</dd>' in page
 
 
 def test_claude_models_are_not_geo_blocked(gateway, upstream, account):

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from gateway.accounts.store import Store
+from gateway.config import Settings
 from gateway.upstream import identity
-from gateway.upstream.client import new_session
+from gateway.upstream.client import UpstreamClient, new_session
 from gateway.upstream.identity import (
     BUILT_IN_USER_AGENT,
     ClientIdentity,
@@ -18,6 +19,7 @@ from gateway.upstream.identity import (
     user_agent_for,
 )
 from tests.conftest import HELLO, add_account, free_port, wait_for
+from tests.console_helper import console_session
 from tests.fake_upstream import Reply, manifest
 
 FLASH = "/v1beta/models/gemini-2.5-flash:generateContent"
@@ -57,6 +59,13 @@ def test_the_built_in_identity_is_the_hub_shape_of_late_2026():
     assert user_agent_for(identity.BUILT_IN_VERSION) == BUILT_IN_USER_AGENT
     assert BUILT_IN_USER_AGENT.startswith("antigravity/hub/2.") and BUILT_IN_USER_AGENT.endswith(" darwin/arm64")
     assert ClientIdentity("auto").user_agent == BUILT_IN_USER_AGENT
+
+
+@pytest.mark.parametrize("value", ["", "auto", "AUTO", " Auto "])
+def test_auto_is_the_default_in_any_case(value):
+    settings = Settings.from_env({"GATEWAY_USER_AGENT": value} if value else {})
+    assert settings.user_agent == "auto" and settings.client_manifest_url == identity.DEFAULT_MANIFEST_URL
+    assert UpstreamClient(settings).user_agent == BUILT_IN_USER_AGENT  # until the manifest answers
 
 
 def test_an_explicit_user_agent_is_sent_as_given_and_never_fetched(google):
@@ -178,3 +187,7 @@ def test_an_explicit_user_agent_is_what_the_gateway_sends_and_shows(own_gateway,
     assert call.headers["User-Agent"] == call.body["userAgent"] == agent
     start = next(line for line in gateway.log_lines() if "serving on" in line["message"])
     assert json.dumps(agent)[1:-1] in start["message"]
+    session, _ = console_session(gateway)
+    assert session.get(gateway.url + "/console/api/state", timeout=10).json()["client_version"] == agent
+    assert '<code data-field="client-version"' in session.get(gateway.url + "/console", timeout=10).text
+    assert f">{agent}</code>" in session.get(gateway.url + "/console", timeout=10).text
