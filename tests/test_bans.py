@@ -1,11 +1,12 @@
 """Terms of Service bans: a 403 with an appeal link disables the account, keeps the link, and the next one serves."""
 
 import json
+import shutil
 
 import pytest
 
 from gateway.upstream.errors import Banned, Forbidden, classify
-from tests.conftest import HELLO, accounts_by_email, add_account
+from tests.conftest import HELLO, RedisServer, accounts_by_email, add_account, free_port, gateway_env, start_gateway
 from tests.console_helper import console_session
 from tests.fake_upstream import BAN_MESSAGE, google_error
 
@@ -93,3 +94,32 @@ def test_enabling_a_banned_account_forgets_its_appeal_link(gateway, upstream):
     row = accounts_by_email(gateway)["a@example.com"]
     assert (row["state"], row["appeal_url"]) == ("active", None)
     assert gateway.post(FLASH, HELLO).status_code == 200
+
+
+def test_a_ban_and_a_geo_block_seen_by_one_host_show_on_the_other(google, upstream, tmp_path):
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(free_port())
+    hosts = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            env = gateway_env(google, tmp_path / name, GATEWAY_STATE_URL=server.url, GATEWAY_WORKERS="1")
+            hosts.append(start_gateway(env))
+            for email in ("banned@example.com", "blocked@example.com"):
+                hosts[-1].store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier")
+        for email in ("banned@example.com", "blocked@example.com"):
+            upstream.add_account(f"rt-{email}", email)
+        upstream.banned["banned@example.com"] = APPEAL
+        upstream.geo_blocked.add("blocked@example.com")
+        for n in range(4):
+            hosts[0].post(FLASH, conversation(n))
+        rows = accounts_by_email(hosts[1])  # host b never called Google
+        assert rows["banned@example.com"]["appeal_url"] == APPEAL
+        assert rows["banned@example.com"]["disabled_reason"].startswith("banned: ")
+        assert rows["blocked@example.com"]["last_geo_block"] is not None
+        assert rows["blocked@example.com"]["state"] == "active"
+    finally:
+        for host in hosts:
+            host.stop()
+        server.stop()
