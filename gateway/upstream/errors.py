@@ -80,9 +80,9 @@ class GeoBlocked(BadRequest):
     account helps only through another egress (the relay decides); the client is told which settings choose it."""
 
     HINT = (
-        " The gateway's egress (the IP address Google sees) is in a region Google does not serve: route the "
-        "accounts through a proxy elsewhere with `gateway accounts set EMAIL --proxy URL`, or for all of them "
-        "with GATEWAY_UPSTREAM_PROXY."
+        " The gateway's egress (the IP address Google sees) is in a region Google does not serve: give accounts "
+        "a proxy elsewhere with `gateway accounts set --proxy` (`gateway accounts set EMAIL --proxy URL`), or "
+        "all of them with GATEWAY_UPSTREAM_PROXY."
     )
 
     def __init__(self, code: int, error: dict, retry_after: float | None = None) -> None:

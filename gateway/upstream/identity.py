@@ -155,7 +155,7 @@ class ClientIdentity:
             if not self._failing:
                 self._failing = True
                 log.warning(
-                    "cannot read the Antigravity version from %s (%s): sending %s",
+                    "cannot read the Antigravity version from GATEWAY_CLIENT_MANIFEST_URL %s (%s): sending %s",
                     self.manifest_url,
                     _why(exc),
                     self.user_agent,
