@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
+from .upstream.identity import AUTO, BUILT_IN_USER_AGENT, DEFAULT_MANIFEST_URL
 
 if TYPE_CHECKING:
     from .upstream.translate.families import Families
@@ -32,10 +33,8 @@ DEFAULT_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "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"
 DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
-# Google refuses old Antigravity versions ("This version of Antigravity is no longer supported", 1.11.5 on
-# 2026-01-29) and newer models answer 404 below 2.9.0 (v1internal-rules.md §5): a current release, in the
-# `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
-DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
+# What calls to Google carry before (or without) the auto-updater manifest: upstream/identity.py.
+DEFAULT_USER_AGENT = BUILT_IN_USER_AGENT
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
 REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://")
 # Every GATEWAY_* variable the gateway reads (without the prefix). Any other GATEWAY_* name is refused at start:
@@ -45,6 +44,7 @@ VARIABLES = frozenset(
         *("BIND", "WORKERS", "DATA_DIR", "API_KEY", "AUTH_MODE", "UPSTREAM_URLS", "UPSTREAM_PROXY", "CA_BUNDLE"),
         *("OAUTH_TOKEN_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_USERINFO_URL", "OAUTH_AUTH_URL"),
         *("MAX_RETRY_ATTEMPTS", "STATE_URL", "METRICS_PUBLIC", "LOG_FORMAT", "LOG_ACCOUNTS", "USER_AGENT"),
+        *("CLIENT_MANIFEST_URL",),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
         "MODEL_RULES",
     }
@@ -76,7 +76,8 @@ class Settings:
     state_url: str = ""  # "" or sqlite:///path: SQLite only; redis:// or rediss://: shared through Redis
     log_format: str = "json"
     log_accounts: str = "hash"
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str = AUTO  # "auto": the auto-updater manifest's release (upstream/identity.py); else sent as is
+    client_manifest_url: str = DEFAULT_MANIFEST_URL
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
     model_families: Families | None = None  # None: the built-in table; else GATEWAY_MODEL_RULES before it
@@ -137,7 +138,10 @@ class Settings:
             metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
-            user_agent=_header_value("USER_AGENT", get("USER_AGENT", DEFAULT_USER_AGENT)),
+            user_agent=_user_agent("USER_AGENT", get("USER_AGENT", AUTO)),
+            client_manifest_url=_origin(
+                "CLIENT_MANIFEST_URL", get("CLIENT_MANIFEST_URL", DEFAULT_MANIFEST_URL), path=True
+            ),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
             model_families=_model_rules("MODEL_RULES", get("MODEL_RULES")),
@@ -263,6 +267,10 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise SettingsError(f"GATEWAY_{name} must be one of {', '.join(allowed)}, not {value!r}")
     return value
+
+
+def _user_agent(name: str, value: str) -> str:
+    return AUTO if value.lower() == AUTO else _header_value(name, value)
 
 
 def _header_value(name: str, value: str) -> str:

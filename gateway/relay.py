@@ -14,7 +14,9 @@ import urllib3
 from flask import Response
 
 from . import metrics
+from .accounts.geo import same_egress
 from .accounts.pool import Pool, fingerprint
+from .accounts.sessions import Sessions, session_key
 from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
@@ -24,11 +26,21 @@ from .routing import Fallback, distinct
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
-from .upstream.errors import AuthFailed, EmptyResponse, RateLimited, TransportFailed, UpstreamError, classify
+from .upstream.errors import (
+    AuthFailed,
+    EmptyResponse,
+    GeoBlocked,
+    RateLimited,
+    SessionFull,
+    TransportFailed,
+    UpstreamError,
+    classify,
+)
 from .upstream.sse import collect, has_content, iter_lines, json_array, parse_events, sse_frames
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Opened = tuple[list[dict], Iterator[dict], requests.Response]  # events read ahead, the rest, the upstream answer
 # Both stream kinds: no proxy in between (nginx reads X-Accel-Buffering) may hold events back.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # What a broken upstream stream raises while we read it.
@@ -44,6 +56,8 @@ class Relay:
         max_attempts: int,
         label: Callable[[str], str],
         signatures: Signatures,
+        sessions: Sessions,
+        shared_egress: str = "",
     ) -> None:
         self.pool = pool
         self.client = client
@@ -51,6 +65,8 @@ class Relay:
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
         self.signatures = signatures
+        self.sessions = sessions
+        self.shared_egress = shared_egress  # GATEWAY_UPSTREAM_PROXY: the egress of every account (accounts/geo.py)
 
     def generate(
         self,
@@ -68,9 +84,14 @@ class Relay:
         fallbacks = distinct(model, fallbacks)
         bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
-        def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:
+        def send(account: Account, served: str, generation: int) -> Opened:
             wrapped = envelope.wrap_generate(
-                bodies[served], served, account.project, account.email, self.client.user_agent, self.client.clock
+                bodies[served],
+                served,
+                account.project,
+                session_key(account.email, session, generation),
+                self.client.user_agent,
+                self.client.clock,
             )
             upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
@@ -81,6 +102,14 @@ class Relay:
                 upstream.close()
                 raise
             return held, events, upstream
+
+        def open_stream(account: Account, served: str) -> Opened:
+            generation = self.sessions.generation(account.email, session)
+            try:
+                return send(account, served, generation)
+            except SessionFull:  # this conversation's session on this account is full: once more, in a new one
+                trace.rotated_session()
+                return send(account, served, self.sessions.rotate(account.email, session, generation))
 
         if not stream:
 
@@ -153,10 +182,13 @@ class Relay:
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
         attempts: Counter[str] = Counter()
+        blocked: set[tuple[int, str]] = set()  # behind an egress Google refused: no use trying, not tried either
         last: GatewayError | None = None
         while open_models := [m for m in (model, *names) if attempts[m] < self.max_attempts]:
             try:
-                account, snapshot, served = self.pool.pick(open_models[0], session, tried, tuple(open_models[1:]))
+                account, snapshot, served = self.pool.pick(
+                    open_models[0], session, tried | blocked, tuple(open_models[1:])
+                )
             except GatewayError as exc:
                 raise _final(last or exc) from None
             tried.add((account.id, served))
@@ -166,6 +198,11 @@ class Relay:
             except GatewayError as exc:
                 self.usage.record(account.id, served, exc.code, exc.message)
                 trace.attempted(self.label(account.email), exc.code, account.email)
+                if isinstance(exc, GeoBlocked):  # the egress's fault: on to an account that leaves by another
+                    self.pool.geo_blocked(account)
+                    blocked |= {(i, served) for i in same_egress(account, snapshot.accounts, self.shared_egress)}
+                    last = exc
+                    continue
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)

@@ -9,6 +9,7 @@ from flask import current_app
 from .accounts.failsoft import FailSoft
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
+from .accounts.sessions import RedisSessions, Sessions, SqliteSessions
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
@@ -22,6 +23,7 @@ from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
 from .upstream.client import UpstreamClient, new_session
+from .upstream.identity import REFRESH_EVERY, ClientIdentity, SharedRelease
 from .upstream.translate import BUILT_IN, active_rules
 
 
@@ -31,18 +33,21 @@ class Services:
         self.clock = clock  # every part below reads "now" from it alone
         # One connection pool per worker, for Google's API and its token endpoint.
         session = new_session(settings.ca_bundle)
-        self.client = UpstreamClient(settings, session, clock)
-        self.oauth = OAuth(settings, session, clock)
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))
+        identity = ClientIdentity(settings.user_agent, settings.client_manifest_url, SharedRelease(self.records))
+        self.client = UpstreamClient(settings, session, clock, identity)
+        self.oauth = OAuth(settings, session, clock)
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
+        self.sessions: Sessions = SqliteSessions(self.records)
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
+            self.sessions = RedisSessions(self.store, self.sessions)
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
         self.usage = UsageLog(self.store)
@@ -58,11 +63,15 @@ class Services:
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
             self.signatures,
+            self.sessions,
+            settings.upstream_proxies.get("https", ""),
         )
         self.rules = active_rules(settings.translate_off)
         self.families = settings.model_families or BUILT_IN
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+        if self.client.identity.auto:
+            self.background.append(Periodic("client-version", REFRESH_EVERY, self.client.refresh_identity, delay=0))
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

@@ -15,6 +15,7 @@ from . import __version__
 from .accounts.store import Store
 from .config import Settings, SettingsError, is_loopback, key_configured
 from .keys.store import KeyStore
+from .upstream.identity import AUTO, BUILT_IN_USER_AGENT
 
 PROBE_BYTES = 4096  # one page: enough for a full disk to refuse it
 
@@ -131,9 +132,17 @@ def log_ready(log: logging.Logger, settings: Settings, listeners: Iterable[objec
         "state": state_backend(settings),
         "accounts": accounts,
         "version": __version__,
+        "user_agent": client_identity(settings),
     }
     log.info(
-        "gateway %s serving on %s: auth %s, data dir %s, state %s, %d accounts",
-        *(fields[k] for k in ("version", "bind", "auth_mode", "data_dir", "state", "accounts")),
+        "gateway %s serving on %s: auth %s, data dir %s, state %s, %d accounts, client %s",
+        *(fields[k] for k in ("version", "bind", "auth_mode", "data_dir", "state", "accounts", "user_agent")),
         extra={"fields": fields},
     )
+
+
+def client_identity(settings: Settings) -> str:
+    """The User-Agent calls to Google start with, and where a newer one will come from."""
+    if settings.user_agent != AUTO:
+        return f"{settings.user_agent} (as configured)"
+    return f"{BUILT_IN_USER_AGENT} (auto: until {settings.client_manifest_url} names a newer release)"

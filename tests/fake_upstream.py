@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.upstream.identity import BUILT_IN_VERSION
+
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
@@ -68,6 +70,8 @@ class Reply:
     delays: list | None = None  # delays[i] before event i (overrides event_delay)
     cut_after: int | None = None  # drop the connection after this many events, without ending the stream
     headers: dict = field(default_factory=dict)
+    text: str | None = None  # a plain text body (the auto-updater manifest), sent in `text_pieces` when given
+    text_pieces: int = 1  # chunks the text is sent in, `event_delay` apart (a manifest trickling in)
 
 
 @dataclass
@@ -158,6 +162,13 @@ class FakeGoogle:
             self._failing: dict[str, int | None] = {}
             self.client_gate: ClientGate | None = None  # Google's version gate on the User-Agent, when set
             self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
+            # The Antigravity auto-updater: GET /manifest/<name> answers manifests[name], else MANIFEST.
+            self.manifests: dict[str, Reply] = {}
+            # Google's answers about the account or its egress (v1internal-rules.md §6), set by tests:
+            self.banned: dict[str, str] = {}  # email -> appeal URL: a Terms of Service ban
+            self.geo_blocked: set[str] = set()  # emails whose egress region Google refuses ("*": every one)
+            self.session_ceiling: int | None = None  # input tokens one sessionId may accumulate (Google: 1048576)
+            self.session_tokens: defaultdict[str, int] = defaultdict(int)
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -294,6 +305,19 @@ class FakeGoogle:
         return Reply(json={"name": name, "done": True, "response": {"cloudaicompanionProject": project}})
 
 
+def manifest(version: str) -> str:
+    """An electron-builder update manifest as the Antigravity hub's auto-updater serves it."""
+    return (
+        f"version: {version}\nfiles:\n  - url: Antigravity-{version}-arm64-mac.zip\n    sha512: c2hh\n"
+        f"    size: 214748364\npath: Antigravity-{version}-arm64-mac.zip\nsha512: c2hh\n"
+    )
+
+
+# What /manifest/<name> answers unless a test scripts it: the gateway's built-in release, so a gateway that
+# reads it sends what tests of other parts expect.
+MANIFEST = Reply(text=manifest(BUILT_IN_VERSION))
+
+
 def _candidate(text: str) -> dict:
     return {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
 
@@ -319,6 +343,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionResetError):  # a client closing a kept-alive connection it abandoned
+            super().handle()
+
     def do_POST(self) -> None:
         google, url = self.google, urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -343,6 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method, self.command, url.path, parse_qs(url.query), dict(self.headers), body, email, origin)
         n = google._record(call)
         self.model = body.get("model", "") if isinstance(body, dict) else ""
+        if url.path.startswith("/manifest/"):  # the auto-updater: no credentials, plain YAML
+            return self._send(google.manifests.get(url.path.removeprefix("/manifest/"), MANIFEST), method, n)
         if v1internal and origin in google._failing:
             status = google._failing[origin]
             if status is None:
@@ -354,7 +384,12 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(401, UNAUTHENTICATED)
         elif method in GENERATE_METHODS and (refusal := schema_errors(body)):  # parsing comes first at Google
             reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
-        elif (refusal := strict_refusal(google, call) or refused_signature(google, method, body)) is not None:
+        elif refusal := (
+            account_refusal(google, call)  # the account or its egress, before what it asks
+            or strict_refusal(google, call)
+            or refused_signature(google, method, body)
+            or session_refusal(google, call)  # counts the input of what Google takes: last
+        ):
             reply = refusal
         else:
             reply = google._scripted(method, email)
@@ -374,6 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if reply.text is not None:
+                return self._send_text(reply)
             if reply.events is None:
                 body = reply.json if reply.json is not None else {}
                 payload = json.dumps(signed(self.google, body, self.model)).encode()
@@ -400,6 +437,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with self.google._lock:
                 self.google.disconnects.append(method)
+
+    def _send_text(self, reply: Reply) -> None:
+        payload = reply.text.encode()
+        self.send_header("Content-Type", "text/yaml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        size = -(-len(payload) // reply.text_pieces)
+        for start in range(0, len(payload), size):
+            time.sleep(reply.event_delay if start else 0)
+            self.wfile.write(payload[start : start + size])
+            self.wfile.flush()
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -584,6 +632,52 @@ GENERATE_CHECKS = (
     check_search_with_functions,
     check_leading_user_turn,
 )
+
+
+BAN_MESSAGE = (
+    "This service has been disabled in this account for violation of Terms of Service. "
+    "Please submit an appeal to continue using this product."
+)
+GEO_BLOCK_MESSAGE = "User location is not supported for the API use."
+
+
+def account_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """A banned account's 403 with its appeal link (automazeio/vibeproxy #335), or the geo-block of its egress
+    (Gemini models only: CLIProxyAPI #3999)."""
+    if call.method not in (*GENERATE_METHODS, "countTokens"):
+        return None
+    if call.account in google.banned:
+        error = google_error(403, BAN_MESSAGE, "PERMISSION_DENIED")
+        error["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "TOS_VIOLATION",
+                "domain": "cloudcode-pa.googleapis.com",
+                "metadata": {"appeal_url": google.banned[call.account]},
+            }
+        ]
+        return Reply(403, error)
+    body = call.body if isinstance(call.body, dict) else {}
+    model = str(body.get("model") or (body.get("request") or {}).get("model", "")).removeprefix("models/")
+    if model.startswith("gemini-") and google.geo_blocked & {call.account, "*"}:
+        return Reply(400, google_error(400, GEO_BLOCK_MESSAGE, "FAILED_PRECONDITION"))
+    return None
+
+
+def session_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """Cloud Code adds up the input of each request.sessionId; past the ceiling every request of that session is
+    refused (Antigravity-Manager #3411). Input counted as words of text, as the fake's countTokens does."""
+    if google.session_ceiling is None or call.method not in GENERATE_METHODS:
+        return None
+    request = call.body.get("request") or {}
+    words = sum(len(str(part.get("text", "")).split()) for _, _, _, part in _parts(request))
+    with google._lock:
+        session = str(request.get("sessionId"))
+        if google.session_tokens[session] + words > google.session_ceiling:
+            message = f"The input token count exceeds the maximum number of tokens allowed {google.session_ceiling}."
+            return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+        google.session_tokens[session] += words
+    return None
 
 
 def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:

@@ -12,7 +12,7 @@ from datetime import datetime
 
 from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
-from ..upstream.errors import AuthFailed, Forbidden, RateLimited, RouteFailed, UpstreamError
+from ..upstream.errors import AuthFailed, Banned, Forbidden, RateLimited, RouteFailed, UpstreamError
 from ..upstream.version_gate import ClientOutdated
 from .oauth import InvalidGrant, OAuth, OAuthError, RouteBroken
 from .order import Order
@@ -202,11 +202,20 @@ class Pool:
             seconds = error.retry_after if error.retry_after is not None else BACKOFF[min(strikes, 4)]
             self.store.set_cooldown(account.id, model, max(seconds, 1.0), error.reason or error.status)
             error.retry_after = seconds  # what the client is told if no other account answers
+        elif isinstance(error, Banned):  # a Terms of Service ban: out until its owner's appeal succeeds
+            log.warning("account %d is banned by Google; its appeal form: %s", account.id, error.appeal_url)
+            self.store.update(
+                account.id, enabled=0, disabled_reason=f"banned: {error.message}", appeal_url=error.appeal_url
+            )
         elif isinstance(error, Forbidden):
             reason = f"{error.status} (403): {error.message}"
             self.store.update(account.id, enabled=0, disabled_reason=f"{reason} {error.link}".strip())
         elif isinstance(error, AuthFailed):
             self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
+
+    def geo_blocked(self, account: Account) -> None:
+        """Note when Google refused the account's egress region: shown to the operator, never a bench."""
+        self.store.update(account.id, last_geo_block=self.store.clock())
 
     def succeeded(self, account: Account, model: str, snapshot: Snapshot) -> None:
         """Forget past strikes, only when the snapshot it was picked from shows some: no write otherwise."""

@@ -98,6 +98,8 @@ class RedisState:
             pipe = r.pipeline(transaction=False)
             pipe.hgetall(PREFIX + "cooldowns")
             pipe.hgetall(PREFIX + "disabled")
+            pipe.hgetall(PREFIX + "appeals")
+            pipe.hgetall(PREFIX + "geo_blocks")
             for email in emails:
                 pipe.hmget(PREFIX + "token:" + email, "access_token", "token_expiry")
             return pipe.execute()
@@ -105,10 +107,10 @@ class RedisState:
         shared = self._shared(read)
         if shared is None:
             return local
-        cooldowns_raw, disabled, *tokens = shared
+        cooldowns_raw, disabled, appeals, geo_blocks, *tokens = shared
         by_email = {a.email: a for a in local.accounts}
         accounts = tuple(
-            _merged(account, token, disabled.get(account.email.encode()))
+            _answered(_merged(account, token, disabled.get(account.email.encode())), appeals, geo_blocks)
             for account, token in zip(local.accounts, tokens, strict=True)
         )
         cooldowns = dict(local.cooldowns)
@@ -153,6 +155,13 @@ class RedisState:
                     pipe.hdel(PREFIX + "disabled", account.email)
                 else:
                     pipe.hset(PREFIX + "disabled", account.email, account.disabled_reason or "disabled")
+            if "appeal_url" in fields:
+                if account.appeal_url:
+                    pipe.hset(PREFIX + "appeals", account.email, account.appeal_url)
+                else:
+                    pipe.hdel(PREFIX + "appeals", account.email)
+            if "last_geo_block" in fields:
+                pipe.hset(PREFIX + "geo_blocks", account.email, account.last_geo_block)
             pipe.execute()
             if "access_token" in fields or "enabled" in fields:  # what picks read
                 announce(r)
@@ -234,6 +243,16 @@ class RedisState:
 
         shared = self._shared(read)
         return shared if shared is not None else [dict(row) for row in self.local.usage()]
+
+
+def _answered(account: Account, appeals: dict, geo_blocks: dict) -> Account:
+    """The record with a ban's appeal link and the last geo-block that another host may have seen."""
+    appeal, geo_block = appeals.get(account.email.encode()), geo_blocks.get(account.email.encode())
+    if appeal is not None and not account.enabled:
+        account = replace(account, appeal_url=appeal.decode())
+    if geo_block is not None and float(geo_block) > account.last_geo_block:
+        account = replace(account, last_geo_block=float(geo_block))
+    return account
 
 
 def _merged(account: Account, token: list | tuple | None, disabled: bytes | None) -> Account:

@@ -35,6 +35,8 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
         "email": account.email,
         "state": snapshot.state(account, now),
         "disabled_reason": account.disabled_reason,
+        "appeal_url": account.appeal_url or None,  # a ban's appeal form (disabled_reason "banned: …")
+        "last_geo_block": iso(account.last_geo_block) if account.last_geo_block else None,
         "project": account.project,
         "tier": account.tier,
         "cooldowns": cooldowns,
@@ -57,6 +59,10 @@ def summary_line(row: dict) -> str:
         state += f" ({row['disabled_reason']})"
     for cooldown in row["cooldowns"]:
         state += f" [{cooldown['model']} until {cooldown['until']}]"
+    if row["appeal_url"]:
+        state += f" appeal={row['appeal_url']}"
+    if row["last_geo_block"]:
+        state += f" last_geo_block={row['last_geo_block']}"
     requests = sum(u["requests"] for u in row["usage"].values())
     failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
     return (

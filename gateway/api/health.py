@@ -36,6 +36,7 @@ def healthz() -> Response:
             "status": "degraded" if reason else "ok",
             **({"reason": reason} if reason else {}),
             "shared_state": gateway.store.shared_state,
+            "client_version": gateway.client.user_agent,  # what calls to Google carry (GATEWAY_USER_AGENT)
             "accounts": {
                 "usable": states["active"],
                 "cooling": states["cooling"],

@@ -22,6 +22,7 @@ def pool_state(gateway: Services, now: float) -> dict:
     totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
     return {
         "now": now,
+        "client_version": gateway.client.user_agent,
         "accounts": accounts,
         "totals": {"accounts": len(accounts), **{s: states[s] for s in ("active", "cooling", "disabled")}, **totals},
         "models_24h": [{"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items())],

@@ -13,6 +13,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import dumps
 from ..config import Settings, bypasses_proxy
 from .errors import TransportFailed, UpstreamError, classify, transport_failure
+from .identity import ClientIdentity
 from .version_gate import gate
 
 CONNECT_TIMEOUT = 10
@@ -41,16 +42,29 @@ class UpstreamClient:
     """POSTs to `<origin>/v1internal:<method>`, falling back to the next origin on outages."""
 
     def __init__(
-        self, settings: Settings, session: requests.Session | None = None, clock: Clock = SYSTEM_CLOCK
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        identity: ClientIdentity | None = None,
     ) -> None:
         self.session = session or new_session(settings.ca_bundle)
         self.clock = clock
         self.origins = settings.upstream_urls
-        self.user_agent = settings.user_agent
+        self.identity = identity or ClientIdentity(settings.user_agent, settings.client_manifest_url)
         self.proxies = {
             origin: {} if bypasses_proxy(origin, settings.no_proxy) else dict(settings.upstream_proxies)
-            for origin in self.origins
+            for origin in (*self.origins, settings.client_manifest_url)
         }
+
+    @property
+    def user_agent(self) -> str:
+        """What every call carries now (the identity may move to a newer release while the worker runs)."""
+        return self.identity.user_agent
+
+    def refresh_identity(self) -> None:
+        """Read the current client release from the auto-updater manifest (a background job, every 6 hours)."""
+        self.identity.refresh(self.session, self.proxies[self.identity.manifest_url])
 
     def call(self, method: str, token: str, body: dict, stream: bool = False) -> requests.Response:
         """A 2xx response (streaming when asked), or the classified UpstreamError of the last origin."""
@@ -63,12 +77,13 @@ class UpstreamClient:
 
     def _send(self, verb: str, path: str, token: str, data: bytes | None, stream: bool) -> requests.Response:
         failure: UpstreamError = TransportFailed("No upstream origin configured.")
+        user_agent = self.user_agent
         for origin in self.origins:
             try:
                 # Straight to the transport adapter: Session.send would add redirect following, cookie
                 # extraction and hooks, none of which an API call to Google needs (~30 us per call).
                 response = self.session.get_adapter(origin).send(
-                    _prepared(verb, origin + path, token, data, self.user_agent),
+                    _prepared(verb, origin + path, token, data, user_agent),
                     stream=stream,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     verify=self.session.verify,
@@ -86,7 +101,7 @@ class UpstreamClient:
                 continue
             failure = gate(
                 classify(response.status_code, response.text, response.headers.get("Retry-After"), self.clock),
-                self.user_agent,
+                user_agent,
             )
             response.close()
             # Antigravity's rule: an origin that is down or does not know the route is skipped.

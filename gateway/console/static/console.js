@@ -77,6 +77,11 @@
     setText(field(card, "reason"), account.disabled_reason);
     setText(field(card, "tier"), account.tier);
     setText(field(card, "project"), account.project);
+    setText(field(card, "geo-block"), account.last_geo_block ? new Date(account.last_geo_block).toLocaleString() : "never");
+    // A ban's appeal form, from Google's answer: only ever an http(s) link.
+    const appeal = /^https?:\/\//.test(account.appeal_url || "") ? account.appeal_url : "";
+    field(card, "appeal").hidden = !appeal;
+    field(card, "appeal-url").href = appeal || "#";
     const usage = account.usage_24h;
     setText(field(card, "usage"), `${number(usage.requests)} requests, ${number(usage.failures)} failed, ` +
       `${number(usage.tokens_in)} tokens in, ${number(usage.tokens_out)} out`);
@@ -145,6 +150,7 @@
       [r.account], [r.key], [r.duration_ms === null ? "" : `${Math.round(r.duration_ms)} ms`],
     ])));
     chart(state.hours);
+    setText(document.querySelector('[data-field="client-version"]'), state.client_version);
     tick();
     setText(document.getElementById("updated"), `updated ${new Date().toLocaleTimeString()}`);
   }
