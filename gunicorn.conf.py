@@ -86,6 +86,13 @@ def post_worker_init(worker):
         extensions["gateway"].start_background()
 
 
+def pre_request(worker, req):
+    """On a full worker every connection closes after its answer: refusals must not linger in keep-alive."""
+    from gateway.capacity import close_when_full
+
+    close_when_full(worker.wsgi, req)
+
+
 def worker_exit(server, worker):
     """A stopping worker writes its last second of usage counts and finished requests before it goes."""
     services = getattr(worker.wsgi, "extensions", {}).get("gateway")
