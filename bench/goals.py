@@ -84,6 +84,29 @@ def s3_goals(s3: dict, top: int) -> list[Verdict]:
     ]
 
 
+def s6_goals(s6: dict) -> list[Verdict]:
+    """Issue 31: no errors, first event p99 <= 2 s, delay p99 <= 1.5x the bare relay's at 2,000 streams,
+    peak RSS of the whole gateway <= 1 GiB."""
+    (bare_key, bare), (key, gateway) = (
+        next((k, v) for k, v in s6.items() if k.startswith(n)) for n in ("bare", "gateway")
+    )
+    delay = _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
+    count = key.split("/")[1]
+    return [
+        Verdict(f"S6 {count} streams: errors", gateway["errors"], "0", gateway["errors"] == 0),
+        Verdict(
+            f"S6 {count} streams: first event p99, ms",
+            gateway["first_event_p99_ms"],
+            "<= 2000",
+            gateway["first_event_p99_ms"] <= 2000,
+        ),
+        Verdict(f"S6 {count} streams: event delay p99, x {bare_key}", delay, "<= 1.5", delay <= 1.5),
+        Verdict(
+            f"S6 {count} streams: peak RSS, MiB", gateway["peak_rss_mib"], "<= 1024", gateway["peak_rss_mib"] <= 1024
+        ),
+    ]
+
+
 def checks(s1: dict | None, s2: dict | None, s3: dict | None) -> list[Verdict]:
     """The harness measured the relays, not itself: the fake, the load generators and the machine had room."""
     verdicts = []
