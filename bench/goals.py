@@ -69,17 +69,9 @@ def s2_goals(s2: dict) -> list[Verdict]:
 def s3_goals(s3: dict, top: int) -> list[Verdict]:
     """At the top level: no errors, first event p99 <= 1 s, delay p99 <= 2x and peak RSS <= 1.3x the bare's."""
     gateway, bare = s3[f"gateway/{top}"], s3[f"bare/{top}"]
-    delay = _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
     rss = _ratio(gateway["peak_rss_mib"], bare["peak_rss_mib"])
     return [
-        Verdict(f"S3 {top} streams: errors", gateway["errors"], "0", gateway["errors"] == 0),
-        Verdict(
-            f"S3 {top} streams: first event p99, ms",
-            gateway["first_event_p99_ms"],
-            "<= 1000",
-            gateway["first_event_p99_ms"] <= 1000,
-        ),
-        Verdict(f"S3 {top} streams: event delay p99, x bare", delay, "<= 2", delay <= 2),
+        *_stream_goals(f"S3 {top} streams", gateway, bare, "bare", first_ms=1000, delay_x=2),
         Verdict(f"S3 {top} streams: peak RSS, x bare", rss, "<= 1.3", rss <= 1.3),
     ]
 
@@ -90,20 +82,20 @@ def s6_goals(s6: dict) -> list[Verdict]:
     (bare_key, bare), (key, gateway) = (
         next((k, v) for k, v in s6.items() if k.startswith(n)) for n in ("bare", "gateway")
     )
-    delay = _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
-    count = key.split("/")[1]
+    name, rss = f"S6 {key.split('/')[1]} streams", gateway["peak_rss_mib"]
     return [
-        Verdict(f"S6 {count} streams: errors", gateway["errors"], "0", gateway["errors"] == 0),
-        Verdict(
-            f"S6 {count} streams: first event p99, ms",
-            gateway["first_event_p99_ms"],
-            "<= 2000",
-            gateway["first_event_p99_ms"] <= 2000,
-        ),
-        Verdict(f"S6 {count} streams: event delay p99, x {bare_key}", delay, "<= 1.5", delay <= 1.5),
-        Verdict(
-            f"S6 {count} streams: peak RSS, MiB", gateway["peak_rss_mib"], "<= 1024", gateway["peak_rss_mib"] <= 1024
-        ),
+        *_stream_goals(name, gateway, bare, bare_key, first_ms=2000, delay_x=1.5),
+        Verdict(f"{name}: peak RSS, MiB", rss, "<= 1024", rss <= 1024),
+    ]
+
+
+def _stream_goals(name: str, gateway: dict, bare: dict, bare_name: str, first_ms: float, delay_x: float) -> list:
+    """No errors, first event p99 within `first_ms`, per-event delay p99 within `delay_x` times the bare's."""
+    first, delay = gateway["first_event_p99_ms"], _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
+    return [
+        Verdict(f"{name}: errors", gateway["errors"], "0", gateway["errors"] == 0),
+        Verdict(f"{name}: first event p99, ms", first, f"<= {first_ms:g}", first <= first_ms),
+        Verdict(f"{name}: event delay p99, x {bare_name}", delay, f"<= {delay_x:g}", delay <= delay_x),
     ]
 
 
