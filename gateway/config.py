@@ -47,6 +47,7 @@ VARIABLES = frozenset(
         *("CLIENT_MANIFEST_URL",),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
         "MODEL_RULES",
+        "WORKER_CONNECTIONS",
     }
 )
 T = TypeVar("T")
@@ -60,6 +61,10 @@ class SettingsError(ValueError):
 class Settings:
     bind: str = "127.0.0.1:8045"
     workers: int = 2
+    # Connections one worker holds open at once (gunicorn's worker_connections; an open stream holds one).
+    # 6000: the default two workers hold 10,000 streams with 20% to spare, because workers race for each
+    # accept and a busy one takes fewer, so the split is never quite even.
+    worker_connections: int = 6000
     data_dir: Path = DEFAULT_DATA_DIR
     api_key: str = field(default="", repr=False)
     auth_mode: str = "off"  # the effective mode: "auto" is resolved from the bind address and the keys
@@ -119,6 +124,9 @@ class Settings:
         return cls(
             bind=bind,
             workers=_positive_int("WORKERS", get("WORKERS", "2")),
+            worker_connections=_positive_int(
+                "WORKER_CONNECTIONS", get("WORKER_CONNECTIONS", str(cls.worker_connections))
+            ),
             data_dir=Path(get("DATA_DIR", str(DEFAULT_DATA_DIR))).expanduser(),
             api_key=get("API_KEY"),
             auth_mode=mode,

@@ -32,7 +32,7 @@ class Services:
         self.settings = settings
         self.clock = clock  # every part below reads "now" from it alone
         # One connection pool per worker, for Google's API and its token endpoint.
-        session = new_session(settings.ca_bundle)
+        session = new_session(settings.ca_bundle, settings.worker_connections)
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))

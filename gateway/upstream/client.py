@@ -20,19 +20,23 @@ CONNECT_TIMEOUT = 10
 # Longest silence tolerated between two bytes of an answer (thinking models can pause for minutes);
 # there is deliberately no cap on a whole stream.
 READ_TIMEOUT = 300
-# Past this many idle connections per origin a worker closes extras instead of keeping them.
-POOL_SIZE = 256
 
 
-def new_session(ca_bundle: str = "") -> requests.Session:
+def new_session(ca_bundle: str = "", pool_size: int = 6000) -> requests.Session:
     """A session that never consults the environment per call (trust_env costs ~40% of a relay's CPU),
-    trusting the CAs of `ca_bundle` (a PEM file), or the system's when empty."""
+    trusting the CAs of `ca_bundle` (a PEM file), or the system's when empty.
+
+    `pool_size` connections per origin are kept for reuse: one per connection the worker may hold
+    (GATEWAY_WORKER_CONNECTIONS), since each open stream holds one upstream connection for its whole life.
+    The pool never blocks (urllib3's pool_block=False), so a stream never waits for a slot; a smaller pool
+    would only close connections past its size on release ("Connection pool is full" warnings) and pay a
+    new TLS handshake for the next stream. Empty slots cost a list entry each."""
     session = requests.Session()
     session.trust_env = False
     session.verify = ca_bundle or True
     # One session serves every account: a cookie set for one must never ride along with another's calls.
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -48,7 +52,7 @@ class UpstreamClient:
         clock: Clock = SYSTEM_CLOCK,
         identity: ClientIdentity | None = None,
     ) -> None:
-        self.session = session or new_session(settings.ca_bundle)
+        self.session = session or new_session(settings.ca_bundle, settings.worker_connections)
         self.clock = clock
         self.origins = settings.upstream_urls
         self.identity = identity or ClientIdentity(settings.user_agent, settings.client_manifest_url)
