@@ -46,7 +46,7 @@ VARIABLES = frozenset(
         *("MAX_RETRY_ATTEMPTS", "STATE_URL", "METRICS_PUBLIC", "LOG_FORMAT", "LOG_ACCOUNTS", "USER_AGENT"),
         *("CLIENT_MANIFEST_URL",),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
-        "MODEL_RULES",
+        *("MODEL_RULES", "MODELS_REFRESH"),
         "WORKER_CONNECTIONS",
     }
 )
@@ -86,6 +86,7 @@ class Settings:
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
     model_families: Families | None = None  # None: the built-in table; else GATEWAY_MODEL_RULES before it
+    models_refresh: int = 10800  # seconds between re-reads of every account's model list; 0: never
     # model routing: aliases and fallback chains
     model_aliases: Aliases = NO_ALIASES
     model_fallbacks: Fallbacks = NO_FALLBACKS
@@ -153,6 +154,7 @@ class Settings:
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
             model_families=_model_rules("MODEL_RULES", get("MODEL_RULES")),
+            models_refresh=_seconds("MODELS_REFRESH", get("MODELS_REFRESH", str(cls.models_refresh))),
             # model routing
             model_aliases=_routing("MODEL_ALIASES", Aliases.parse, get("MODEL_ALIASES")),
             model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
@@ -295,6 +297,13 @@ def _positive_int(name: str, value: str) -> int:
     if number < 1:
         raise SettingsError(f"GATEWAY_{name} must be a positive integer, not {value!r}")
     return number
+
+
+def _seconds(name: str, value: str) -> int:
+    """A whole number of seconds, 0 for never."""
+    if not value.isdigit():
+        raise SettingsError(f"GATEWAY_{name} must be a whole number of seconds (0: never), not {value!r}")
+    return int(value)
 
 
 def _origin(name: str, url: str, path: bool = False) -> str:

@@ -7,6 +7,8 @@ import functools
 from flask import current_app
 
 from .accounts.failsoft import FailSoft
+from .accounts.leases import RedisLeases, SqliteLeases
+from .accounts.model_lists import ModelLists
 from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.sessions import RedisSessions, Sessions, SqliteSessions
@@ -50,6 +52,11 @@ class Services:
             self.sessions = RedisSessions(self.store, self.sessions)
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.oauth, self.client)
+        leases = SqliteLeases(self.records)
+        if settings.redis_url:
+            leases = RedisLeases(self.store, leases)
+        self.model_lists = ModelLists(self.pool, leases, settings.models_refresh)
+        self.pool.on_not_found = self.model_lists.after_not_found
         self.usage = UsageLog(self.store)
         self.activity = ActivityLog(
             RedisActivity(settings.redis_url, clock=clock)
@@ -70,6 +77,9 @@ class Services:
         self.families = settings.model_families or BUILT_IN
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+        # The first round a minute after the start (the lease keeps restarts from repeating it).
+        refresh = settings.models_refresh
+        self.background.append(Periodic("models-refresh", refresh, self.model_lists.refresh_all, min(refresh, 60)))
         if self.client.identity.auto:
             self.background.append(Periodic("client-version", REFRESH_EVERY, self.client.refresh_identity, delay=0))
 

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from ..errors import GatewayError, too_many_requests
@@ -71,6 +72,8 @@ class Pool:
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._turn = itertools.count()
         self._order, self._ordered = Order(()), ()
+        # What to do when an account answers 404 for a model it lists (model_lists.ModelLists re-reads the list).
+        self.on_not_found: Callable[[Account, str], None] | None = None
 
     def pick(
         self, model: str, session: str | None, excluded: set[tuple[int, str]], fallbacks: tuple[str, ...] = ()
@@ -212,6 +215,8 @@ class Pool:
             self.store.update(account.id, enabled=0, disabled_reason=f"{reason} {error.link}".strip())
         elif isinstance(error, AuthFailed):
             self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
+        elif error.code == 404 and self.on_not_found is not None:
+            self.on_not_found(account, model)
 
     def geo_blocked(self, account: Account) -> None:
         """Note when Google refused the account's egress region: shown to the operator, never a bench."""
