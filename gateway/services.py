@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from pathlib import Path
 
 from flask import current_app
 
@@ -16,6 +17,7 @@ from .activity import ActivityLog, RedisActivity, SqliteActivity
 from .catalog import Catalog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
+from .console.throttle import LoginThrottle, RedisFailures, SqliteFailures
 from .keys.gate import Keys
 from .keys.store import KeyStore
 from .periodic import Periodic
@@ -49,8 +51,10 @@ class Services:
         self.activity = ActivityLog(
             RedisActivity(settings.redis_url, clock=clock)
             if settings.redis_url
-            else SqliteActivity(settings.database.with_suffix(".activity.db"), clock)
+            else SqliteActivity(self.activity_file, clock)
         )
+        failures = RedisFailures if settings.redis_url else SqliteFailures
+        self.login_throttle = LoginThrottle(failures(settings.redis_url or self.activity_file, clock))
         self.relay = Relay(
             self.pool,
             self.client,
@@ -62,6 +66,11 @@ class Services:
         self.rules = active_rules(settings.translate_off)
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+
+    @property
+    def activity_file(self) -> Path:
+        """Where the console's bookkeeping lives in SQLite mode: its own file beside the pool's database."""
+        return self.settings.database.with_suffix(".activity.db")
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

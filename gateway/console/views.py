@@ -13,6 +13,7 @@ from ..errors import GatewayError, json_response
 from ..services import services
 from . import access
 from .state import pool_state
+from .throttle import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
@@ -98,13 +99,20 @@ def login() -> Response | str:
 
 
 @bp.post("/login")
-def login_submit() -> Response | tuple[str, int]:
+def login_submit() -> Response | tuple:
     settings = _settings()
     if settings.auth_mode == "off":
         return redirect(url_for("console.page"), 303)
+    throttle, address = services().login_throttle, client_address(settings.forwarded_allow_ips)
+    wait = throttle.retry_after(address)
+    if wait:
+        page = render_template("login.html", csrf=access.csrf_token(settings, _session()), wait=wait)
+        return page, 429, {"Retry-After": str(wait)}
     if not access.admin_key_matches(settings, request.form.get("key", "")):
+        throttle.failed(address)
         page = render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=True)
         return page, 401
+    throttle.succeeded(address)
     g.new_console_session = access.new_session(admin=True)  # a new id: nothing from before the login carries over
     return redirect(url_for("console.page"), 303)
 
