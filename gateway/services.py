@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import current_app
@@ -14,6 +15,7 @@ from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .activity import ActivityLog, RedisActivity, SqliteActivity
+from .audit import AuditLog, RedisAudit, SqliteAudit
 from .catalog import Catalog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
@@ -55,6 +57,9 @@ class Services:
         )
         failures = RedisFailures if settings.redis_url else SqliteFailures
         self.login_throttle = LoginThrottle(failures(settings.redis_url or self.activity_file, clock))
+        self.audit = AuditLog(
+            (RedisAudit if settings.redis_url else SqliteAudit)(settings.redis_url or self.activity_file, clock)
+        )
         self.relay = Relay(
             self.pool,
             self.client,
@@ -71,6 +76,13 @@ class Services:
     def activity_file(self) -> Path:
         """Where the console's bookkeeping lives in SQLite mode: its own file beside the pool's database."""
         return self.settings.database.with_suffix(".activity.db")
+
+    def _beside_activity(self, in_redis: Callable, in_sqlite: Callable):
+        """The console's bookkeeping (login failures, audit log) lives where the activity log does: in Redis
+        when hosts share state, so every host sees it, else in this host's activity file."""
+        if self.settings.redis_url:
+            return in_redis(self.settings.redis_url, self.clock)
+        return in_sqlite(self.activity_file, self.clock)
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

@@ -8,6 +8,7 @@ from flask import Blueprint, Response, abort, g, redirect, render_template, requ
 
 from ..accounts.actions import fetch_quota, set_enabled
 from ..accounts.report import describe_all
+from ..audit import console_actor
 from ..config import Settings
 from ..errors import GatewayError, json_response
 from ..services import services
@@ -153,6 +154,7 @@ def account_action(account_id: int, action: str) -> Response:
         error = fetch_quota(gateway.pool, account)
     else:
         set_enabled(gateway.pool, account, action == "enable")
+    gateway.audit.record(_actor(), f"accounts {action}", account.email)
     if request.accept_mimetypes.best != "application/json":
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
     row = next(r for r in describe_all(gateway.store, gateway.clock()) if r["id"] == account_id)
@@ -164,6 +166,10 @@ def account_action(account_id: int, action: str) -> Response:
 def no_such_action(rest: str) -> Response:
     """Any other POST under /console: refused for its missing token by guard() first, as every POST is."""
     abort(405 if not rest else 404)
+
+
+def _actor() -> str:
+    return console_actor(client_address(_settings().forwarded_allow_ips))
 
 
 def _require_login() -> None:
