@@ -1,6 +1,7 @@
 """What the console shows, as one JSON document: the pool as `gateway accounts list` sees it, usage of
-the last 24 hours, and the last requests. Never a token or a key: the account rows are those of
-`accounts list --json`, and the requests are the ones the activity log keeps."""
+the last 24 hours, the last requests, the team keys and the audit log. Never a token or a key: the account
+rows are those of `accounts list --json`, the keys those of `keys list --json` (a key's prefix, never the
+key), and the requests are the ones the activity log keeps."""
 
 from __future__ import annotations
 
@@ -8,7 +9,11 @@ from collections import Counter, defaultdict
 
 from ..accounts.report import describe_all
 from ..activity import COUNTS, HOURS
+from ..keys.manage import describe_all as describe_keys
+from ..keys.manage import limits
 from ..services import Services
+
+AUDIT_SHOWN = 50  # the audit log's last entries on the page; `gateway audit` shows them all
 
 
 def pool_state(gateway: Services, now: float) -> dict:
@@ -27,6 +32,8 @@ def pool_state(gateway: Services, now: float) -> dict:
         "models_24h": [{"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items())],
         "hours": _by_hour(hourly, int(now // 3600)),
         "recent": gateway.activity.recent(),
+        "keys": [key | {"limits": "  ".join(limits(key)) or "none"} for key in describe_keys(gateway.keys.backend)],
+        "audit": gateway.audit.newest(AUDIT_SHOWN),
     }
 
 

@@ -7,12 +7,15 @@ import dataclasses
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..accounts.actions import fetch_quota, set_enabled
-from ..accounts.report import describe_all
+from ..accounts.report import describe_all, iso
 from ..audit import console_actor
 from ..config import Settings
 from ..errors import GatewayError, json_response
+from ..keys.manage import find, issue, revoke
+from ..keys.store import NameTaken
 from ..services import services
 from . import access
+from .forms import key_options
 from .state import pool_state
 from .throttle import client_address
 
@@ -71,6 +74,12 @@ def _session() -> access.Session:
 
 def _authorized() -> bool:
     return access.authorized(_settings(), g.console_session)
+
+
+@bp.app_template_filter("utc")
+def utc(timestamp: float) -> str:
+    """Epoch seconds as the CLI prints times (UTC, ISO 8601); the page adds the local time on hover."""
+    return iso(timestamp)
 
 
 @bp.get("")
@@ -159,6 +168,42 @@ def account_action(account_id: int, action: str) -> Response:
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
     row = next(r for r in describe_all(gateway.store, gateway.clock()) if r["id"] == account_id)
     return json_response({"account": row, "error": error})
+
+
+@bp.post("/api/keys")
+def create_key() -> Response | str:
+    """The create-key form: the new key is in this answer, and never again (as `gateway keys create`)."""
+    _require_login()
+    gateway = services()
+    form = request.form
+    try:
+        options = key_options(form)
+        key, secret = issue(gateway.keys.backend, form.get("name", "").strip(), **options)
+    except NameTaken:
+        raise GatewayError(
+            400, f"A key named {form.get('name')!r} exists already; revoke it or pick another name."
+        ) from None
+    except ValueError as exc:
+        raise GatewayError(400, str(exc)) from None
+    gateway.audit.record(_actor(), "keys create", key.name)
+    created = {"name": key.name, "id": key.id, "key": secret, "prefix": key.prefix}
+    if request.accept_mimetypes.best != "application/json":
+        return render_template("key_created.html", created=created)  # a plain form post, without the script
+    return json_response(created)
+
+
+@bp.post("/api/keys/<int:key_id>/revoke")
+def revoke_key(key_id: int) -> Response:
+    _require_login()
+    gateway = services()
+    found = find(gateway.keys.backend, str(key_id))
+    if found is None:
+        raise GatewayError(404, f"No team key {key_id}.")
+    revoke(gateway.keys.backend, found)
+    gateway.audit.record(_actor(), "keys revoke", found.name)
+    if request.accept_mimetypes.best != "application/json":
+        return redirect(url_for("console.page"), 303)
+    return json_response({"revoked": found.name})
 
 
 @bp.post("", defaults={"rest": ""})

@@ -18,6 +18,15 @@
   };
   const fromTemplate = (id) => prototypes.getElementById(id).content.firstElementChild.cloneNode(true);
   const number = (n) => Number(n || 0).toLocaleString("en-US");
+  // Times as the CLI prints them (UTC, ISO 8601), with this browser's local time on hover.
+  const utc = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  function setTime(el, ms, prefix = "", none = "") {
+    const known = ms !== null && ms !== undefined && !Number.isNaN(ms);
+    setText(el, known ? `${prefix}${utc(ms)}` : none);
+    if (known) el.title = new Date(ms).toLocaleString();
+    else el.removeAttribute("title");
+  }
+  const parsed = (iso) => (iso ? Date.parse(iso) : null);
 
   function duration(seconds) {
     seconds = Math.max(0, Math.round(seconds));
@@ -51,13 +60,18 @@
     deadlines.set(left, fetched + cooldown.seconds_left * 1000);
   }
 
-  function fillQuota(bar, [model, quota]) {
+  // A cooling model's bar says so: its last reading is not quota it can use now.
+  function fillQuota(bar, [model, quota, cooling]) {
     const meter = bar.querySelector("meter");
+    const percent = Math.round(quota.remainingFraction * 100);
+    const value = cooling ? 0 : quota.remainingFraction;
     meter.dataset.model = model;
-    if (meter.value !== quota.remainingFraction) meter.value = quota.remainingFraction;
+    if (meter.value !== value) meter.value = value;
+    bar.classList.toggle("cooling", cooling);
+    bar.title = cooling ? `cooling down; last reading ${percent}% left` : "";
     setText(bar.querySelector(".model"), model);
-    setText(bar.querySelector(".pct"), `${Math.round(quota.remainingFraction * 100)}%`);
-    setText(bar.querySelector(".reset"), quota.resetTime ? `resets ${new Date(quota.resetTime).toLocaleString()}` : "");
+    setText(bar.querySelector(".pct"), cooling ? "cooling" : `${percent}%`);
+    setTime(bar.querySelector(".reset"), parsed(quota.resetTime), "resets ");
   }
 
   function fillBucket(bar, bucket) {
@@ -66,7 +80,7 @@
     bar.querySelector("svg").setAttribute("aria-label", `${percent}% left`);
     bar.querySelector("rect.fill").setAttribute("width", percent);
     setText(bar.querySelector(".pct"), `${percent}%`);
-    setText(bar.querySelector(".reset"), bucket.resetTime ? `resets ${new Date(bucket.resetTime).toLocaleString()}` : "");
+    setTime(bar.querySelector(".reset"), parsed(bucket.resetTime), "resets ");
   }
 
   function fillAccount(card, account, fetched) {
@@ -80,23 +94,51 @@
     const usage = account.usage_24h;
     setText(field(card, "usage"), `${number(usage.requests)} requests, ${number(usage.failures)} failed, ` +
       `${number(usage.tokens_in)} tokens in, ${number(usage.tokens_out)} out`);
-    sync(field(card, "cooldowns"), account.cooldowns, "key", (c) => c.model, "cooldown-template",
+    sync(field(card, "cooldowns"), account.cooldowns, "item", (c) => c.model, "cooldown-template",
       (li, c) => fillCooldown(li, c, fetched));
-    const quota = Object.entries(account.quota).filter(([, q]) => typeof q.remainingFraction === "number");
-    sync(field(card, "quota"), quota, "key", ([model]) => model, "quota-template", fillQuota);
+    const cooling = new Set(account.cooldowns.map((c) => c.model));
+    const quota = Object.entries(account.quota).filter(([, q]) => typeof q.remainingFraction === "number")
+      .map(([model, q]) => [model, q, cooling.has(model)]);
+    sync(field(card, "quota"), quota, "item", ([model]) => model, "quota-template", fillQuota);
     const buckets = account.quota_groups.flatMap((group) => group.buckets.map((bucket) =>
       ({ ...bucket, key: `${group.displayName}/${bucket.window}`, name: `${group.displayName} · ${bucket.window}` })));
-    sync(field(card, "buckets"), buckets, "key", (b) => b.key, "bucket-template", fillBucket);
+    sync(field(card, "buckets"), buckets, "item", (b) => b.key, "bucket-template", fillBucket);
+    fitToggle(card.querySelector('button[data-action="enable"], button[data-action="disable"]'), account.state);
     for (const button of card.querySelectorAll("button[data-action]")) {
       button.formAction = button.formAction.replace(/\/accounts\/\d+\//, `/accounts/${account.id}/`);
     }
   }
 
+  // Enable only on a disabled account, Disable only on an enabled one.
+  function fitToggle(button, state) {
+    const wanted = state === "disabled" ? "enable" : "disable";
+    if (button.dataset.action === wanted) return;
+    button.dataset.action = wanted;
+    setText(button, wanted === "enable" ? "Enable" : "Disable");
+    button.formAction = button.formAction.replace(/\/(enable|disable)$/, `/${wanted}`);
+  }
+
+  const usageText = (u) => `${number(u.requests)} requests, ${number(u.tokens_in)} tokens in, ${number(u.tokens_out)} out`;
+
+  function fillKey(tr, key) {
+    tr.dataset.id = key.id;
+    setText(field(tr, "name"), key.name);
+    setText(field(tr, "prefix"), `${key.prefix}…`);
+    setText(field(tr, "limits"), key.limits);
+    setTime(field(tr, "last_used"), parsed(key.last_used), "", "never");
+    setText(field(tr, "usage"), usageText(key.usage_today));
+    setTime(field(tr, "expires"), parsed(key.expires), "", "never");
+    const button = tr.querySelector('button[data-action="revoke"]');
+    button.formAction = button.formAction.replace(/\/keys\/\d+\//, `/keys/${key.id}/`);
+  }
+
+  // cells: [text, className, epoch ms shown as UTC text with local time as title]
   function row(cells) {
     const tr = document.createElement("tr");
-    for (const [text, className] of cells) {
+    for (const [text, className, ms] of cells) {
       const td = document.createElement("td");
-      td.textContent = text;
+      if (ms !== undefined) setTime(td, ms);
+      else td.textContent = text;
       if (className) td.className = className;
       tr.append(td);
     }
@@ -141,9 +183,12 @@
     document.getElementById("models").replaceChildren(...state.models_24h.map((m) =>
       row([[m.model], [number(m.requests)], [number(m.failures)], [number(m.tokens_in)], [number(m.tokens_out)]])));
     document.getElementById("recent").replaceChildren(...state.recent.map((r) => row([
-      [new Date(r.at * 1000).toLocaleTimeString()], [`${r.method} ${r.path}`], [r.model], [r.status, r.status >= 400 ? "failed" : ""],
+      [null, "", r.at * 1000], [`${r.method} ${r.path}`], [r.model], [r.status, r.status >= 400 ? "failed" : ""],
       [r.account], [r.key], [r.duration_ms === null ? "" : `${Math.round(r.duration_ms)} ms`],
     ])));
+    sync(document.getElementById("keys"), state.keys, "key", (k) => k.name, "key-template", fillKey);
+    document.getElementById("audit").replaceChildren(...state.audit.map((e) =>
+      row([[null, "", parsed(e.time)], [e.actor], [e.action], [e.target]])));
     chart(state.hours);
     tick();
     setText(document.getElementById("updated"), `updated ${new Date().toLocaleTimeString()}`);
@@ -184,19 +229,43 @@
     }
   }
 
+  async function post(url, body) {
+    const response = await fetch(url, { method: "POST", body, headers: { Accept: "application/json", "X-CSRF-Token": csrf } });
+    const answer = await response.json();
+    return { response, answer, error: response.ok ? answer.error : answer.error && answer.error.message };
+  }
+
+  // The key is in this answer only: shown here, never stored in the page's state or fetched again.
+  async function createKey(form) {
+    const button = form.querySelector('button[type="submit"]');
+    const shown = form.querySelector(".new-key");
+    button.disabled = true;
+    shown.hidden = true;
+    try {
+      const { answer, error } = await post(form.action, new FormData(form));
+      setText(field(form, "message"), error ? `failed: ${error}` : `created ${answer.name}`);
+      if (!error) {
+        setText(field(form, "new-key"), answer.key);
+        shown.hidden = false;
+        form.querySelectorAll("input:not([type=hidden])").forEach((input) => { input.value = ""; });
+      }
+    } catch (error) {
+      setText(field(form, "message"), "failed: the gateway did not answer");
+    } finally {
+      button.disabled = false;
+    }
+    await refresh();
+  }
+
   async function act(button) {
-    const card = button.closest("[data-account]");
-    const message = field(card, "message");
+    const card = button.closest("[data-account], [data-key]");
+    const message = field(card, "message") || field(document.querySelector(".create-key"), "message");
     button.disabled = true;
     setText(message, button.dataset.action === "quota" ? "fetching quota…" : "");
     try {
-      const response = await fetch(button.formAction, {
-        method: "POST",
-        headers: { Accept: "application/json", "X-CSRF-Token": csrf },
-      });
-      const answer = await response.json();
-      const error = response.ok ? answer.error : answer.error && answer.error.message;
-      setText(message, error ? `failed: ${error}` : "");
+      const { answer, error } = await post(button.formAction);
+      const done = answer.revoked ? `revoked ${answer.revoked}` : "";
+      setText(message, error ? `failed: ${error}` : done);
     } catch (error) {
       setText(message, "failed: the gateway did not answer");
     } finally {
@@ -210,6 +279,13 @@
     if (!button) return;
     event.preventDefault();
     act(button);
+  });
+
+  document.addEventListener("submit", (event) => {
+    const form = event.target.closest('form[data-action="create-key"]');
+    if (!form) return;
+    event.preventDefault();
+    createKey(form);
   });
 
   refresh();
