@@ -92,8 +92,8 @@ class ActivityLog(Batch[list]):
 def _hour_counts(entries: list[dict]) -> dict[tuple[int, str, str], list[int]]:
     counts: dict[tuple[int, str, str], list[int]] = {}
     for item in entries:
-        if not item["model"]:
-            continue  # refused before choosing a model (bad key, unknown route): no usage to count
+        # Every client request counts, those refused before a model was chosen (bad key, /models) too, under
+        # model "": the console's totals then count what its list of last requests shows.
         row = counts.setdefault((int(item["at"] // 3600), item["account"], item["model"]), [0, 0, 0, 0])
         failed = (item["status"] or 500) >= 400
         for index, value in enumerate((1, int(failed), item["tokens_in"], item["tokens_out"])):

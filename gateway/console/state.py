@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..accounts.report import describe_all
+from ..accounts.report import describe_all, upstream_totals
 from ..activity import COUNTS, HOURS
 from ..keys.manage import describe_all as describe_keys
 from ..keys.manage import limits
@@ -23,13 +23,16 @@ def pool_state(gateway: Services, now: float) -> dict:
     per_account = _summed(hourly, "account")
     for account in accounts:
         account["usage_24h"] = per_account.get(account["email"], _zero())
+        account["upstream"] = upstream_totals(account)
     states = Counter(account["state"] for account in accounts)
     totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
     return {
         "now": now,
         "accounts": accounts,
         "totals": {"accounts": len(accounts), **{s: states[s] for s in ("active", "cooling", "disabled")}, **totals},
-        "models_24h": [{"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items())],
+        "models_24h": [
+            {"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items()) if model
+        ],
         "hours": _by_hour(hourly, int(now // 3600)),
         "recent": gateway.activity.recent(),
         "keys": [key | {"limits": "  ".join(limits(key)) or "none"} for key in describe_keys(gateway.keys.backend)],

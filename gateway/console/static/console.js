@@ -92,8 +92,10 @@
     setText(field(card, "tier"), account.tier);
     setText(field(card, "project"), account.project);
     const usage = account.usage_24h;
-    setText(field(card, "usage"), `${number(usage.requests)} requests, ${number(usage.failures)} failed, ` +
+    setText(field(card, "usage"), `${number(usage.requests)} client requests, ${number(usage.failures)} failed, ` +
       `${number(usage.tokens_in)} tokens in, ${number(usage.tokens_out)} out`);
+    setText(field(card, "upstream"), `${number(account.upstream.requests)} upstream requests, ` +
+      `${number(account.upstream.failures)} failed`);
     sync(field(card, "cooldowns"), account.cooldowns, "item", (c) => c.model, "cooldown-template",
       (li, c) => fillCooldown(li, c, fetched));
     const cooling = new Set(account.cooldowns.map((c) => c.model));
