@@ -7,6 +7,8 @@ import tempfile
 
 import pytest
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
 
 from gateway.keys.store import KEY_PREFIX, KeyStore
 from tests.conftest import HELLO, accounts_by_email, add_account, quota_error
@@ -141,3 +143,54 @@ def test_buttons_fit_the_state_and_a_cooling_bar_says_cooling(browser, gateway, 
 
     recent_time = browser.find_element(By.CSS_SELECTOR, "#recent tr td")
     assert recent_time.text.endswith("+00:00") and recent_time.get_attribute("title")
+
+
+def shown(browser) -> list[str]:
+    """The accounts on screen, top to bottom."""
+    cards = [c for c in browser.find_elements(By.CSS_SELECTOR, "[data-account]") if c.is_displayed()]
+    return [c.get_attribute("data-account") for c in sorted(cards, key=lambda c: (c.rect["y"], c.rect["x"]))]
+
+
+def choose(browser, name: str, value: str) -> None:
+    Select(browser.find_element(By.CSS_SELECTOR, f'[data-control="{name}"]')).select_by_value(value)
+
+
+def test_the_compact_view_sorts_and_filters(browser, gateway, upstream):
+    for email, fractions in (("ann@x.test", {"gemini-2.5-flash": 0.2}), ("bob@x.test", {"gemini-2.5-flash": 0.9})):
+        account_id = add_account(gateway, upstream, email)
+        gateway.store.update(account_id, models={m: {"remainingFraction": f} for m, f in fractions.items()})
+    cid = add_account(gateway, upstream, "cyd@x.test")
+    gateway.store.update(cid, models={"gemini-2.5-pro": {"remainingFraction": 0.5}}, enabled=0, disabled_reason="x")
+    log_in(browser, gateway)
+    browser.execute_script("localStorage.removeItem('console-compact')")
+    browser.refresh()
+    wait_until(browser, lambda: len(shown(browser)) == 3, "accounts not shown")
+    tall = card(browser, "ann@x.test").rect["height"]
+    browser.find_element(By.CSS_SELECTOR, '[data-control="compact"]').click()
+    assert "compact" in browser.find_element(By.ID, "accounts").get_attribute("class")
+    assert card(browser, "ann@x.test").rect["height"] < tall / 2  # one row
+    assert len({round(card(browser, e).rect["x"]) for e in ("ann@x.test", "bob@x.test", "cyd@x.test")}) == 1
+
+    choose(browser, "state", "disabled")
+    assert shown(browser) == ["cyd@x.test"]
+    choose(browser, "state", "")
+    browser.find_element(By.CSS_SELECTOR, '[data-control="email"]').send_keys("bob")
+    assert shown(browser) == ["bob@x.test"]
+    browser.find_element(By.CSS_SELECTOR, '[data-control="email"]').send_keys(Keys.BACKSPACE * 3)  # as typed
+    wait_until(
+        browser,
+        lambda: "gemini-2.5-pro" in browser.find_element(By.CSS_SELECTOR, '[data-control="model"]').text,
+        "no models",
+    )
+    choose(browser, "model", "gemini-2.5-pro")
+    assert shown(browser) == ["cyd@x.test"]
+    choose(browser, "model", "gemini-2.5-flash")
+    choose(browser, "sort", "quota")
+    assert shown(browser) == ["bob@x.test", "ann@x.test"]  # most quota left first
+    choose(browser, "sort", "email")
+    assert shown(browser) == ["ann@x.test", "bob@x.test"]
+    browser.refresh()  # the view chosen is kept
+    wait_until(
+        browser, lambda: browser.find_element(By.CSS_SELECTOR, '[data-control="compact"]').is_selected(), "view lost"
+    )
+    browser.execute_script("localStorage.removeItem('console-compact')")

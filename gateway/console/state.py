@@ -24,6 +24,7 @@ def pool_state(gateway: Services, now: float) -> dict:
     for account in accounts:
         account["usage_24h"] = per_account.get(account["email"], _zero())
         account["upstream"] = upstream_totals(account)
+        del account["usage"]  # per model, the largest part of a row, and the page shows only its totals
     states = Counter(account["state"] for account in accounts)
     totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
     return {

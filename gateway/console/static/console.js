@@ -17,13 +17,19 @@
     if (el.textContent !== text) el.textContent = text;
   };
   const fromTemplate = (id) => prototypes.getElementById(id).content.firstElementChild.cloneNode(true);
-  const number = (n) => Number(n || 0).toLocaleString("en-US");
+  // One formatter each, made once: toLocaleString builds a new one per call, most of a 200-account render.
+  const numbers = new Intl.NumberFormat("en-US");
+  const localTime = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "medium" });
+  const number = (n) => numbers.format(Number(n || 0));
   // Times as the CLI prints them (UTC, ISO 8601), with this browser's local time on hover.
   const utc = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "+00:00");
+  const shownTimes = new WeakMap(); // element -> the time it shows: formatting dates is the costly part of a render
   function setTime(el, ms, prefix = "", none = "") {
     const known = ms !== null && ms !== undefined && !Number.isNaN(ms);
+    if (shownTimes.has(el) && shownTimes.get(el) === (known ? ms : null)) return;
+    shownTimes.set(el, known ? ms : null);
     setText(el, known ? `${prefix}${utc(ms)}` : none);
-    if (known) el.title = new Date(ms).toLocaleString();
+    if (known) el.title = localTime.format(ms);
     else el.removeAttribute("title");
   }
   const parsed = (iso) => (iso ? Date.parse(iso) : null);
@@ -68,9 +74,10 @@
     meter.dataset.model = model;
     if (meter.value !== value) meter.value = value;
     bar.classList.toggle("cooling", cooling);
-    bar.title = cooling ? `cooling down; last reading ${percent}% left` : "";
     setText(bar.querySelector(".model"), model);
     setText(bar.querySelector(".pct"), cooling ? "cooling" : `${percent}%`);
+    const title = `${model}: ${cooling ? `cooling down; last reading ${percent}% left` : `${percent}% left`}`;
+    if (bar.title !== title) bar.title = title;
     setTime(bar.querySelector(".reset"), parsed(quota.resetTime), "resets ");
   }
 
@@ -84,7 +91,8 @@
   }
 
   function fillAccount(card, account, fetched) {
-    card.className = `account state-${account.state}`;
+    const className = `account state-${account.state}`;
+    if (card.className !== className) card.className = className;
     card.dataset.id = account.id;
     setText(field(card, "email"), account.email);
     setText(field(card, "state"), account.state);
@@ -172,7 +180,58 @@
     svg.replaceChildren(...bars);
   }
 
+  // ---- the accounts toolbar: compact rows, filter by state, email and model, sort ----
+  const COMPACT_FROM = 25; // accounts from which the compact view is the default (a choice made is kept)
+  const control = (name) => document.querySelector(`[data-control="${name}"]`);
+  const STATE_ORDER = { cooling: 0, disabled: 1, active: 2 };
+
+  function modelOptions(accounts) {
+    const select = control("model");
+    const models = [...new Set(accounts.flatMap((a) => Object.keys(a.quota)))].sort();
+    const have = [...select.options].slice(1).map((o) => o.value);
+    if (have.join("\n") === models.join("\n")) return;
+    const chosen = select.value;
+    select.replaceChildren(select.options[0], ...models.map((m) => new Option(m, m)));
+    select.value = models.includes(chosen) ? chosen : "";
+  }
+
+  function arrange(accounts) {
+    const container = document.getElementById("accounts");
+    const stored = localStorage.getItem("console-compact");
+    const compact = stored === null ? accounts.length >= COMPACT_FROM : stored === "1";
+    control("compact").checked = compact;
+    container.classList.toggle("compact", compact);
+    const state = control("state").value, email = control("email").value.trim().toLowerCase();
+    const model = control("model").value, sort = control("sort").value;
+    const left = (a) => {
+      const q = a.quota[model];
+      if (!q || typeof q.remainingFraction !== "number") return 2;
+      return a.cooldowns.some((c) => c.model === model) ? -1 : q.remainingFraction;
+    };
+    const order = [...accounts];
+    if (sort === "email") order.sort((a, b) => a.email.localeCompare(b.email));
+    if (sort === "state") order.sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || a.email.localeCompare(b.email));
+    if (sort === "quota") order.sort((a, b) => left(b) - left(a) || a.email.localeCompare(b.email));
+    const position = new Map(order.map((a, index) => [a.email, index]));
+    const byEmail = new Map(accounts.map((a) => [a.email, a]));
+    let shown = 0;
+    for (const card of container.children) {
+      const a = byEmail.get(card.dataset.account);
+      const visible = Boolean(a) && (!state || a.state === state) && (!email || a.email.toLowerCase().includes(email))
+        && (!model || model in a.quota || a.cooldowns.some((c) => c.model === model));
+      if (card.hidden === visible) card.hidden = !visible;
+      const place = sort && a ? String(position.get(a.email)) : "";
+      if (card.style.order !== place) card.style.order = place;
+      shown += visible;
+    }
+    setText(document.getElementById("shown"), shown === accounts.length ? "" : `${shown} of ${accounts.length} shown`);
+  }
+
+  let lastState = null;
+
   function render(state) {
+    const started = performance.now();
+    lastState = state;
     const fetched = Date.now();
     deadlines = new Map();
     for (const [name, value] of Object.entries(state.totals)) {
@@ -182,6 +241,8 @@
     document.getElementById("no-accounts").hidden = state.accounts.length > 0;
     sync(document.getElementById("accounts"), state.accounts, "account", (a) => a.email, "account-template",
       (card, a) => fillAccount(card, a, fetched));
+    modelOptions(state.accounts);
+    arrange(state.accounts);
     document.getElementById("models").replaceChildren(...state.models_24h.map((m) =>
       row([[m.model], [number(m.requests)], [number(m.failures)], [number(m.tokens_in)], [number(m.tokens_out)]])));
     document.getElementById("recent").replaceChildren(...state.recent.map((r) => row([
@@ -194,6 +255,7 @@
     chart(state.hours);
     tick();
     setText(document.getElementById("updated"), `updated ${new Date().toLocaleTimeString()}`);
+    performance.measure("console-render", { start: started }); // read by bench/console_scale.py
   }
 
   function tick() {
@@ -282,6 +344,14 @@
     event.preventDefault();
     act(button);
   });
+
+  function rearrange(event) {
+    if (!event.target.closest("[data-control]") || !lastState) return;
+    if (event.target.dataset.control === "compact") localStorage.setItem("console-compact", event.target.checked ? "1" : "0");
+    arrange(lastState.accounts);
+  }
+  document.addEventListener("input", rearrange); // typing in the email filter
+  document.addEventListener("change", rearrange); // a select or the checkbox (some input methods send only this)
 
   document.addEventListener("submit", (event) => {
     const form = event.target.closest('form[data-action="create-key"]');
