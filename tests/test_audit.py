@@ -10,6 +10,7 @@ import pytest
 
 from gateway import audit
 from gateway.audit import AuditLog, RedisAudit, SqliteAudit
+from gateway.clock import SYSTEM_CLOCK
 from tests.conftest import API_KEY, add_account
 from tests.console_helper import console_session, page_token
 
@@ -81,7 +82,7 @@ def test_console_buttons_are_recorded_with_the_address(audited, upstream):
 @pytest.mark.parametrize("shared", ["sqlite", "redis"])
 def test_the_log_keeps_the_last_entries(request, tmp_path, monkeypatch, shared):
     monkeypatch.setattr(audit, "KEEP", 3)
-    now = [1_000_000.0]
+    now = [SYSTEM_CLOCK()]
     if shared == "redis":
         backend = RedisAudit(
             request.getfixturevalue("redis_server").url, lambda: now[0], key=f"audit-test:{tmp_path.name}"

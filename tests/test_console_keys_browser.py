@@ -3,42 +3,26 @@
 from __future__ import annotations
 
 import json
-import tempfile
 
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from gateway.keys.store import KEY_PREFIX, KeyStore
+from gateway.keys.store import KEY_PREFIX
+from tests import test_keys
 from tests.conftest import HELLO, accounts_by_email, add_account, quota_error
 from tests.fake_upstream import Reply
-from tests.test_console_browser import CHROMEDRIVER, CHROMIUM, card, field_text, log_in, new_browser, wait_until
+from tests.test_console_browser import CHROMEDRIVER, CHROMIUM, card, field_text, log_in, wait_until
+from tests.test_console_browser import browser as chromium
+
+browser = chromium  # that module's fixture: a Chromium of this module's own
+keys = test_keys.keys  # the shared gateway with no team key before and after the test
 
 pytestmark = pytest.mark.skipif(
     not (CHROMIUM and CHROMEDRIVER), reason="chromium and chromium-driver are not installed"
 )
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with tempfile.TemporaryDirectory(prefix="console-keys-chromium-") as profile:
-        driver = new_browser(profile)
-        driver.set_page_load_timeout(30)
-        yield driver
-        driver.quit()
-
-
-@pytest.fixture
-def no_keys(gateway):
-    """The shared gateway with no team key before and after the test."""
-    store = KeyStore(gateway.store)
-    for key in store.all_keys():
-        store.revoke(key.id)
-    yield gateway
-    for key in store.all_keys():
-        store.revoke(key.id)
 
 
 def listed_keys(gateway) -> dict[str, dict]:
@@ -56,8 +40,8 @@ def in_row(browser, name: str, field: str):
     return key_row(browser, name).find_element(By.CSS_SELECTOR, f'[data-field="{field}"]')
 
 
-def test_keys_are_listed_made_once_and_revoked(browser, no_keys, upstream):
-    gateway = no_keys
+def test_keys_are_listed_made_once_and_revoked(browser, keys, upstream):
+    gateway = keys
     add_account(gateway, upstream, "alice@example.com")
     made = json.loads(gateway.cli("keys", "create", "ops", "--rpm", "10", "--daily-tokens", "5000", "--json").stdout)
     assert gateway.post(GENERATE, HELLO, key=made["key"]).status_code == 200
@@ -102,14 +86,14 @@ def test_keys_are_listed_made_once_and_revoked(browser, no_keys, upstream):
     assert shown not in audit.text
 
 
-def test_a_bad_key_form_says_why(browser, no_keys):
-    log_in(browser, no_keys)
+def test_a_bad_key_form_says_why(browser, keys):
+    log_in(browser, keys)
     form = browser.find_element(By.CSS_SELECTOR, 'form[data-action="create-key"]')
     form.find_element(By.NAME, "name").send_keys("admin")  # how logs name GATEWAY_API_KEY: reserved
     form.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
     message = form.find_element(By.CSS_SELECTOR, '[data-field="message"]')
     wait_until(browser, lambda: "invalid key name" in message.text, "no reason shown")
-    assert listed_keys(no_keys) == {} and not form.find_element(By.CSS_SELECTOR, ".new-key").is_displayed()
+    assert listed_keys(keys) == {} and not form.find_element(By.CSS_SELECTOR, ".new-key").is_displayed()
 
 
 def actions(browser, email: str) -> list[str]:

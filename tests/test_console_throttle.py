@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
+from gateway.clock import SYSTEM_CLOCK
 from gateway.console.throttle import LIMIT, WINDOW, LoginThrottle, RedisFailures, SqliteFailures
 from tests.conftest import API_KEY, gateway_env, running_gateway
 from tests.console_helper import csrf_of
@@ -74,7 +75,7 @@ def test_a_chain_of_trusted_proxies_names_the_client(throttled):
 
 class Clock:
     def __init__(self) -> None:
-        self.now = 1_000_000.0
+        self.now = SYSTEM_CLOCK()
 
     def __call__(self) -> float:
         return self.now
