@@ -11,7 +11,7 @@ from selenium.webdriver.support.ui import Select
 
 from gateway.keys.store import KEY_PREFIX
 from tests import test_keys
-from tests.conftest import HELLO, accounts_by_email, add_account, quota_error
+from tests.conftest import HELLO, accounts_by_email, add_account, quota_error, wait_for
 from tests.fake_upstream import Reply
 from tests.test_console_browser import CHROMEDRIVER, CHROMIUM, card, field_text, log_in, wait_until
 from tests.test_console_browser import browser as chromium
@@ -61,7 +61,8 @@ def test_keys_are_listed_made_once_and_revoked(browser, keys, upstream):
     assert shown.startswith(KEY_PREFIX) and browser.execute_script("return window.notReloaded") is True
     listed = listed_keys(gateway)["newcomer"]
     assert listed["rpm"] == 5 and listed["models"] == ["gemini-2.5-*"] and shown.startswith(listed["prefix"])
-    assert gateway.post(GENERATE, HELLO, key=shown).status_code == 200
+    # Workers re-read the keys at most a second old: the new key is accepted everywhere within it.
+    wait_for(lambda: gateway.post(GENERATE, HELLO, key=shown, headers={"Connection": "close"}).status_code == 200)
     wait_until(browser, lambda: key_row(browser, "newcomer") is not None, "the new key is not listed")
     state = browser.execute_async_script(
         "const done = arguments[0]; fetch('/console/api/state').then((r) => r.text()).then(done);"
