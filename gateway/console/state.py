@@ -5,17 +5,14 @@ key), and the requests are the ones the activity log keeps."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter, defaultdict
 
 from ..accounts.report import describe_all, upstream_totals
 from ..activity import COUNTS, HOURS
-from ..codec import dumps_line
 from ..keys.manage import describe_all as describe_keys
 from ..keys.manage import limits
 from ..services import Services
 
-FRESH_FOR = 1.0  # seconds one worker serves the same document to every viewer
 AUDIT_SHOWN = 50  # the audit log's last entries on the page; `gateway audit` shows them all
 
 
@@ -60,23 +57,3 @@ def _by_hour(rows: list[dict], this_hour: int) -> list[dict]:
     """Requests and failures in each of the last 24 hours, oldest first (for the chart)."""
     sums = _summed(rows, "hour")
     return [{"hour": hour * 3600, **sums.get(hour, _zero())} for hour in range(this_hour - HOURS + 1, this_hour + 1)]
-
-
-class SharedView:
-    """The state document built at most once a FRESH_FOR per worker, whoever asks: every viewer sees the same
-    one (nothing in it depends on the session), so 50 viewers refreshing every 3 s cost a worker one build a
-    second, not 17 (bench/console_viewers.py measures S1 beside them). A change made through this worker shows
-    at once (`forget`)."""
-
-    def __init__(self) -> None:
-        self._built = (-FRESH_FOR, b"")
-
-    def body(self, gateway: Services) -> bytes:
-        built_at, body = self._built
-        if time.monotonic() - built_at >= FRESH_FOR:
-            body = dumps_line(pool_state(gateway, gateway.clock()))
-            self._built = (time.monotonic(), body)
-        return body
-
-    def forget(self) -> None:
-        self._built = (-FRESH_FOR, b"")

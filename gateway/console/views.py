@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..accounts.actions import fetch_quota, set_enabled
 from ..accounts.report import describe_all, iso
@@ -16,7 +16,7 @@ from ..keys.store import NameTaken
 from ..services import services
 from . import access
 from .forms import key_options
-from .state import SharedView, pool_state
+from .state import pool_state
 from .throttle import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
@@ -137,21 +137,8 @@ def logout() -> Response:
 @bp.get("/api/state")
 def state() -> Response:
     _require_login()
-    body = _shared_view().body(services())
-    return Response(body, content_type="application/json; charset=UTF-8")
-
-
-def _shared_view() -> SharedView:
-    """This app's state document (one per app: tests build several in one process)."""
-    return current_app.extensions.setdefault("console_view", SharedView())
-
-
-@bp.after_request
-def changed(response: Response) -> Response:
-    """After any POST (a button, a key made or revoked), the next refresh of this worker is built anew."""
-    if request.method == "POST":
-        _shared_view().forget()
-    return response
+    gateway = services()
+    return json_response(pool_state(gateway, gateway.clock()))
 
 
 @bp.get("/templates")
