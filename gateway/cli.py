@@ -18,6 +18,8 @@ from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
+from .audit import cli_actor, record
+from .audit_cli import audit
 from .commandline import cli, creates_database, run
 from .keys.cli import keys
 from .services import services
@@ -36,7 +38,7 @@ def _find(ref: str) -> Account:
     return account
 
 
-def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
+def _enroll_one(credential: Credential, keep_revoked: bool, action: str) -> Account:
     gateway = services()
     try:
         result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_revoked)
@@ -44,6 +46,7 @@ def _enroll_one(credential: Credential, keep_revoked: bool) -> Account:
         raise click.ClickException(f"the refresh token is invalid or revoked ({exc}); nothing was stored") from None
     except OAuthError as exc:
         raise click.ClickException(f"could not verify the token: {exc}") from None
+    record(cli_actor(), action, result.account.email)
     click.echo(f"{result.account.email}: {result.note}")
     return result.account
 
@@ -77,6 +80,7 @@ def import_command(source: Path, keep_disabled: bool) -> None:
             continue
         email = result.account.email if result.account else label
         if result.account is not None:
+            record(cli_actor(), "accounts import", email)
             active += result.account.enabled
             stored_disabled += not result.account.enabled
         click.echo(f"[{number}/{len(credentials)}] {email}: {result.note}")
@@ -92,7 +96,7 @@ def import_command(source: Path, keep_disabled: bool) -> None:
 @with_appcontext
 def add_command(refresh_token: str, email: str) -> None:
     """Add one account from its refresh token; a revoked token is refused and nothing stored."""
-    _enroll_one(Credential(refresh_token, email), keep_revoked=False)
+    _enroll_one(Credential(refresh_token, email), keep_revoked=False, action="accounts add")
 
 
 @creates_database
@@ -131,7 +135,7 @@ def login_command(no_browser: bool, timeout: float) -> None:
         refresh_token = gateway.oauth.exchange_code(code, auth.redirect_uri, auth.verifier)
     except (signin.LoginError, OAuthError) as exc:
         raise click.ClickException(f"sign-in failed: {exc}") from None
-    _enroll_one(Credential(refresh_token), keep_revoked=False)
+    _enroll_one(Credential(refresh_token), keep_revoked=False, action="accounts login")
 
 
 @accounts.command("export")
@@ -186,6 +190,7 @@ def disable_command(account: str) -> None:
 def _set_enabled(ref: str, enabled: bool) -> None:
     found = _find(ref)
     set_enabled(services().pool, found, enabled)
+    record(cli_actor(), f"accounts {'enable' if enabled else 'disable'}", found.email)
     click.echo(f"{'enabled' if enabled else 'disabled'} {found.email}")
 
 
@@ -199,6 +204,7 @@ def remove_command(account: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Forget {found.email} and its refresh token?", abort=True)
     services().store.remove(found.id)
+    record(cli_actor(), "accounts remove", found.email)
     click.echo(f"removed {found.email}")
 
 
@@ -249,6 +255,7 @@ def quota_command() -> None:
 
 cli.add_command(accounts)
 cli.add_command(keys)
+cli.add_command(audit)
 
 
 def main(args: list[str] | None = None) -> None:

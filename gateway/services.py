@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from pathlib import Path
 
 from flask import current_app
 
@@ -16,9 +18,11 @@ from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .activity import ActivityLog, RedisActivity, SqliteActivity
+from .audit import AuditLog, RedisAudit, SqliteAudit
 from .catalog import Catalog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
+from .console.throttle import LoginThrottle, RedisFailures, SqliteFailures
 from .keys.gate import Keys
 from .keys.store import KeyStore
 from .periodic import Periodic
@@ -61,7 +65,12 @@ class Services:
         self.activity = ActivityLog(
             RedisActivity(settings.redis_url, clock=clock)
             if settings.redis_url
-            else SqliteActivity(settings.database.with_suffix(".activity.db"), clock)
+            else SqliteActivity(self.activity_file, clock)
+        )
+        failures = RedisFailures if settings.redis_url else SqliteFailures
+        self.login_throttle = LoginThrottle(failures(settings.redis_url or self.activity_file, clock))
+        self.audit = AuditLog(
+            (RedisAudit if settings.redis_url else SqliteAudit)(settings.redis_url or self.activity_file, clock)
         )
         self.relay = Relay(
             self.pool,
@@ -82,6 +91,18 @@ class Services:
         self.background.append(Periodic("models-refresh", refresh, self.model_lists.refresh_all, min(refresh, 60)))
         if self.client.identity.auto:
             self.background.append(Periodic("client-version", REFRESH_EVERY, self.client.refresh_identity, delay=0))
+
+    @property
+    def activity_file(self) -> Path:
+        """Where the console's bookkeeping lives in SQLite mode: its own file beside the pool's database."""
+        return self.settings.database.with_suffix(".activity.db")
+
+    def _beside_activity(self, in_redis: Callable, in_sqlite: Callable):
+        """The console's bookkeeping (login failures, audit log) lives where the activity log does: in Redis
+        when hosts share state, so every host sees it, else in this host's activity file."""
+        if self.settings.redis_url:
+            return in_redis(self.settings.redis_url, self.clock)
+        return in_sqlite(self.activity_file, self.clock)
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

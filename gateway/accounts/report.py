@@ -63,12 +63,20 @@ def summary_line(row: dict) -> str:
         state += f" appeal={row['appeal_url']}"
     if row["last_geo_block"]:
         state += f" last_geo_block={row['last_geo_block']}"
-    requests = sum(u["requests"] for u in row["usage"].values())
-    failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
+    upstream = upstream_totals(row)
     return (
         f"{row['id']:>3}  {row['email']}  {state}  project={row['project'] or '-'}  tier={row['tier'] or '-'}  "
-        f"requests={requests} failed={failures} last_used={row['last_used'] or 'never'}"
+        f"upstream_requests={upstream['requests']} upstream_failed={upstream['failures']} "
+        f"last_used={row['last_used'] or 'never'}"
     )
+
+
+def upstream_totals(row: dict) -> dict[str, int]:
+    """The calls made to Google with this account, and how many failed, since it was added: one client
+    request that failed over counts on each account it tried (the console's client requests count it once,
+    on the account that answered). The CLI and the console both call these "upstream requests"."""
+    usage = row["usage"].values()
+    return {"requests": sum(u["requests"] for u in usage), "failures": sum(sum(u["failures"].values()) for u in usage)}
 
 
 def quota_lines(row: dict) -> list[str]:
