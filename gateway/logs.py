@@ -71,6 +71,19 @@ class GunicornLogger(glogging.Logger):
         pass
 
 
+class Stderr(logging.StreamHandler):
+    """The process's stderr as it is when a line is written, not as it was when logging was set up (as logging's
+    own last-resort handler does): a test's capture or a redirect made later still gets the lines."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging(log_format: str) -> None:
     """Send the gateway's loggers to stderr in the chosen format, once per process."""
     # No format here shows the caller, thread or process: logging's documented switches skip finding them
@@ -79,7 +92,7 @@ def configure_logging(log_format: str) -> None:
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logger = logging.getLogger("gateway")
     if not logger.handlers:  # else someone else routes them: the `gateway` command holds them (commandline.py)
-        handler = logging.StreamHandler(sys.stderr)
+        handler = Stderr()
         handler.gateway = True
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)

@@ -5,7 +5,7 @@ import json
 import pytest
 import requests
 
-from tests.fake_upstream import ClientGate, FakeGoogle
+from tests.fake_upstream import CLIENT_FORM, ClientGate, FakeGoogle
 
 USER = {"role": "user", "parts": [{"text": "What is the weather in Paris?"}]}
 CALL = {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]}
@@ -15,7 +15,7 @@ ANSWER = {"role": "user", "parts": [{"functionResponse": {"name": "get_weather",
 @pytest.fixture
 def bearer(upstream: FakeGoogle) -> str:
     upstream.add_account("rt-strict", "strict@example.com")
-    form = {"grant_type": "refresh_token", "refresh_token": "rt-strict"}
+    form = {"grant_type": "refresh_token", "refresh_token": "rt-strict", **CLIENT_FORM}
     return requests.post(upstream.token_url, data=form, timeout=5).json()["access_token"]
 
 
