@@ -71,7 +71,8 @@ class Relay:
             wrapped = envelope.wrap_generate(
                 bodies[served], served, account.project, account.email, self.client.user_agent, self.client.clock
             )
-            upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
+            client = self.pool.client_for(account)
+            upstream = client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
             events = relayed.watch(_events(upstream))
             try:
@@ -123,7 +124,7 @@ class Relay:
         wrapped = envelope.wrap_count_tokens(body, model)
 
         def count(account: Account, _model: str) -> dict:
-            with self.client.call("countTokens", account.access_token, wrapped) as upstream:
+            with self.pool.client_for(account).call("countTokens", account.access_token, wrapped) as upstream:
                 trace.upstream = _origin(upstream.url)
                 answer = envelope.unwrap(upstream.json())
             if not isinstance(answer, dict) or "totalTokens" not in answer:

@@ -6,8 +6,8 @@ import functools
 
 from flask import current_app
 
+from .accounts.egress import Egresses
 from .accounts.failsoft import FailSoft
-from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
@@ -21,7 +21,6 @@ from .keys.store import KeyStore
 from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
-from .upstream.client import UpstreamClient, new_session
 from .upstream.translate import active_rules
 
 
@@ -29,10 +28,10 @@ class Services:
     def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.clock = clock  # every part below reads "now" from it alone
-        # One connection pool per worker, for Google's API and its token endpoint.
-        session = new_session(settings.ca_bundle)
-        self.client = UpstreamClient(settings, session, clock)
-        self.oauth = OAuth(settings, session, clock)
+        # One connection pool per egress (accounts/egress.py), for Google's API and its token endpoint alike.
+        self.egresses = Egresses(settings, clock)
+        self.client = self.egresses.default.client
+        self.oauth = self.egresses.default.oauth
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))
@@ -44,7 +43,7 @@ class Services:
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
         self.keys = Keys(key_backend(settings, self.records))
-        self.pool = Pool(self.store, self.oauth, self.client)
+        self.pool = Pool(self.store, self.egresses)
         self.usage = UsageLog(self.store)
         self.activity = ActivityLog(
             RedisActivity(settings.redis_url, clock=clock)

@@ -36,12 +36,22 @@ class Grant:
 
 
 class OAuth:
-    def __init__(self, settings: Settings, session: requests.Session, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session,
+        clock: Clock = SYSTEM_CLOCK,
+        routing: dict[str, str] | None = None,
+    ) -> None:
+        """`routing`: the proxies of one account's egress ({} direct); None: the settings' (GATEWAY_UPSTREAM_PROXY)."""
         self.settings = settings
         self.session = session
         self.clock = clock
+        self.routing = routing
 
     def _proxies(self, url: str) -> dict:
+        if self.routing is not None:
+            return dict(self.routing)
         return {} if bypasses_proxy(url, self.settings.no_proxy) else dict(self.settings.upstream_proxies)
 
     def _unreachable(self, exc: requests.RequestException, url: str, what: str) -> OAuthError:

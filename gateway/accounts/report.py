@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from .egress import mask
 from .store import Account, Snapshot, Store
 
 BAR_WIDTH = 10
@@ -37,6 +38,7 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
         "disabled_reason": account.disabled_reason,
         "project": account.project,
         "tier": account.tier,
+        "proxy": mask(account.proxy),  # null: GATEWAY_UPSTREAM_PROXY; "none": direct; credentials as ***
         "cooldowns": cooldowns,
         "quota": {
             model: {k: info[k] for k in ("remainingFraction", "resetTime") if k in info}
@@ -61,6 +63,7 @@ def summary_line(row: dict) -> str:
     failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
     return (
         f"{row['id']:>3}  {row['email']}  {state}  project={row['project'] or '-'}  tier={row['tier'] or '-'}  "
+        f"proxy={row['proxy'] or 'default'}  "
         f"requests={requests} failed={failures} last_used={row['last_used'] or 'never'}"
     )
 

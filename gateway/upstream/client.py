@@ -41,14 +41,23 @@ class UpstreamClient:
     """POSTs to `<origin>/v1internal:<method>`, falling back to the next origin on outages."""
 
     def __init__(
-        self, settings: Settings, session: requests.Session | None = None, clock: Clock = SYSTEM_CLOCK
+        self,
+        settings: Settings,
+        session: requests.Session | None = None,
+        clock: Clock = SYSTEM_CLOCK,
+        routing: dict[str, str] | None = None,
     ) -> None:
+        """`routing`: the proxies of one account's egress ({} direct); None: the settings' (GATEWAY_UPSTREAM_PROXY)."""
         self.session = session or new_session(settings.ca_bundle)
         self.clock = clock
         self.origins = settings.upstream_urls
         self.user_agent = settings.user_agent
         self.proxies = {
-            origin: {} if bypasses_proxy(origin, settings.no_proxy) else dict(settings.upstream_proxies)
+            origin: dict(routing)
+            if routing is not None
+            else {}
+            if bypasses_proxy(origin, settings.no_proxy)
+            else dict(settings.upstream_proxies)
             for origin in self.origins
         }
 
