@@ -23,7 +23,15 @@ from .routing import Fallback, distinct
 from .trace import Trace
 from .upstream import envelope
 from .upstream.client import UpstreamClient
-from .upstream.errors import AuthFailed, EmptyResponse, RateLimited, TransportFailed, UpstreamError, classify
+from .upstream.errors import (
+    AuthFailed,
+    EmptyResponse,
+    ProxyFailed,
+    RateLimited,
+    TransportFailed,
+    UpstreamError,
+    classify,
+)
 from .upstream.sse import collect, has_content, iter_lines, json_array, parse_events, sse_frames
 
 log = logging.getLogger(__name__)
@@ -151,11 +159,12 @@ class Relay:
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
         last: GatewayError | None = None
+        down: dict[str, str] = {}  # proxies that failed this request: host:port -> what happened
         while len(tried) < self.max_attempts:
             try:
                 account, snapshot, served = self.pool.pick(model, session, tried, tuple(names))
             except GatewayError as exc:
-                raise _final(last or exc) from None
+                raise _final(last or exc, down) from None
             tried.add((account.id, served))
             try:
                 result = self._send_fresh(account, served, send)
@@ -165,6 +174,8 @@ class Relay:
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)
+                if isinstance(exc, ProxyFailed):
+                    down[exc.proxy] = exc.message
                 last = exc
                 continue
             self.pool.succeeded(account, served, snapshot)
@@ -172,7 +183,7 @@ class Relay:
             if served != model:
                 trace.served_by(names[served])
             return account, served, result
-        raise _final(last)
+        raise _final(last, down)
 
     def _send_fresh(self, account: Account, model: str, send: Callable[[Account, str], T]) -> T:
         account = self.pool.credentials(account)
@@ -187,8 +198,10 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.partition('/')[0]}"
 
 
-def _final(error: GatewayError) -> GatewayError:
-    """The error the client gets; a 429 always says when to come back."""
+def _final(error: GatewayError, down: dict[str, str]) -> GatewayError:
+    """The error the client gets; a 429 always says when to come back; proxies that failed are all named."""
+    if isinstance(error, ProxyFailed) and len(down) > 1:
+        return GatewayError(503, "No account could reach Google: " + " ".join(down.values()), status="UNAVAILABLE")
     if isinstance(error, RateLimited):
         return with_retry_delay(error, error.retry_after or 1)
     return error

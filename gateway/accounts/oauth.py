@@ -8,7 +8,7 @@ import requests
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings, bypasses_proxy
-from ..upstream.errors import RouteFailed, transport_failure
+from ..upstream.errors import RouteFailed, proxy_refused, transport_failure
 
 TIMEOUT = (10, 30)
 
@@ -81,6 +81,9 @@ class OAuth:
             response = self.session.post(url, data=form, timeout=TIMEOUT, proxies=self._proxies(url))
         except requests.RequestException as exc:
             raise self._unreachable(exc, url, "token endpoint unreachable") from None
+        proxy = self._proxies(url).get(url.partition(":")[0])
+        if response.status_code == 407 and proxy:
+            raise RouteBroken(proxy_refused(proxy, 407))
         try:
             payload = response.json()
         except ValueError:

@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import dumps
 from ..config import Settings, bypasses_proxy
-from .errors import TransportFailed, UpstreamError, classify, transport_failure
+from .errors import TransportFailed, UpstreamError, classify, proxy_refused, transport_failure
 from .version_gate import gate
 
 CONNECT_TIMEOUT = 10
@@ -89,6 +89,10 @@ class UpstreamClient:
                 continue
             if response.status_code < 300:
                 return response
+            proxy = self.proxies[origin].get(origin.partition(":")[0])
+            if response.status_code == 407 and proxy:
+                response.close()
+                raise proxy_refused(proxy, 407)
             if response.status_code < 400:  # Google's API never redirects: whatever does is not Google
                 response.close()
                 failure = TransportFailed(f"Upstream answered a redirect (HTTP {response.status_code}).")
