@@ -8,6 +8,7 @@ from gateway.accounts.egress import DIRECT, EgressError, egress_of, mask, parse_
 from gateway.accounts.store import Account
 from gateway.config import Settings
 from tests.conftest import HELLO, free_port
+from tests.console_helper import console_session, page_token
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
 
 FLASH = "/v1beta/models/gemini-2.5-flash"
@@ -155,3 +156,21 @@ def test_set_proxy_survives_a_restart_and_goes_back_to_default(gateway, upstream
     assert json.loads(gateway.cli("accounts", "list", "--json").stdout)[0]["proxy"] == "none"
     assert gateway.cli("accounts", "set", "carol@example.com", "--proxy", "default").returncode == 0
     assert gateway.store.find("carol@example.com").proxy is None
+
+
+def test_the_console_fetches_quota_through_the_proxy_and_shows_only_its_address(gateway, upstream, proxies):
+    _, guarded = proxies
+    address = guarded.url.removeprefix("http://")
+    upstream.add_account("rt-dave", "dave@example.com")
+    proxy = f"http://user:{SECRET}@{address}"
+    account_id = gateway.store.upsert("dave@example.com", "rt-dave", project="proj-1", proxy=proxy).id
+    session, _ = console_session(gateway)
+    headers = {"X-CSRF-Token": page_token(session, gateway), "Accept": "application/json"}
+    answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
+    assert answer.status_code == 200 and answer.json()["error"] == "", answer.text
+    assert answer.json()["account"]["egress"] == address
+    assert proxied_through(upstream, "dave@example.com")["fetchAvailableModels"] == {"egress-b"}
+    page = session.get(f"{gateway.url}/console", timeout=10).text
+    state = session.get(f"{gateway.url}/console/api/state", timeout=10)
+    assert f'data-field="egress">{address}<' in page
+    assert SECRET not in page + state.text + answer.text

@@ -12,7 +12,7 @@ from ..config import Settings
 from ..errors import GatewayError, json_response
 from ..services import services
 from . import access
-from .state import pool_state
+from .state import pool_state, with_egress
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
@@ -147,7 +147,7 @@ def account_action(account_id: int, action: str) -> Response:
         set_enabled(gateway.pool, account, action == "enable")
     if request.accept_mimetypes.best != "application/json":
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
-    row = next(r for r in describe_all(gateway.store, gateway.clock()) if r["id"] == account_id)
+    row = next(r for r in with_egress(gateway, describe_all(gateway.store, gateway.clock())) if r["id"] == account_id)
     return json_response({"account": row, "error": error})
 
 

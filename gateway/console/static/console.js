@@ -77,6 +77,7 @@
     setText(field(card, "reason"), account.disabled_reason);
     setText(field(card, "tier"), account.tier);
     setText(field(card, "project"), account.project);
+    setText(field(card, "egress"), account.egress);
     const usage = account.usage_24h;
     setText(field(card, "usage"), `${number(usage.requests)} requests, ${number(usage.failures)} failed, ` +
       `${number(usage.tokens_in)} tokens in, ${number(usage.tokens_out)} out`);
