@@ -7,7 +7,7 @@ import pytest
 from gateway.accounts.egress import DIRECT, EgressError, egress_of, mask, parse_proxy, shown
 from gateway.accounts.store import Account
 from gateway.config import Settings
-from tests.conftest import HELLO, free_port
+from tests.conftest import HELLO, free_port, gateway_env, running_gateway
 from tests.console_helper import console_session, page_token
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
 
@@ -174,3 +174,16 @@ def test_the_console_fetches_quota_through_the_proxy_and_shows_only_its_address(
     state = session.get(f"{gateway.url}/console/api/state", timeout=10)
     assert f'data-field="egress">{address}<' in page
     assert SECRET not in page + state.text + answer.text
+
+
+def test_an_accounts_proxy_survives_a_gateway_restart(google, proxies, tmp_path):
+    plain, _ = proxies
+    google.reset()
+    google.add_account("rt-erin", "erin@example.com")
+    env = gateway_env(google, tmp_path)
+    with running_gateway(env) as first:
+        first.store.upsert("erin@example.com", "rt-erin", project="proj-1", tier="free-tier")
+        assert first.cli("accounts", "set", "erin@example.com", "--proxy", plain.url).returncode == 0
+    with running_gateway(env) as second:
+        assert second.post(f"{FLASH}:generateContent", HELLO).status_code == 200
+    assert proxied_through(google, "erin@example.com")["streamGenerateContent"] == {"egress-a"}
