@@ -14,7 +14,7 @@ from flask.cli import with_appcontext
 
 from .accounts import login as signin
 from .accounts.actions import fetch_quota, set_enabled
-from .accounts.egress import EgressError, mask, parse_proxy
+from .accounts.egress import EgressError, Route, mask, parse_proxy
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
 from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
@@ -53,10 +53,17 @@ PROXY_OPTION = click.option(
 )
 
 
+def _route(credential: Credential, proxy: str | None) -> Route:
+    """The egress to verify a credential through: the one given, else the one an account already stored keeps."""
+    gateway = services()
+    known = gateway.store.find(credential.email) if proxy is None and credential.email else None
+    return gateway.egresses.for_proxy(known.proxy if known else proxy)
+
+
 def _enroll_one(credential: Credential, keep_revoked: bool, proxy: str | None = None) -> Account:
     gateway = services()
     try:
-        route = gateway.egresses.for_proxy(proxy)
+        route = _route(credential, proxy)
         result = enroll(gateway.store, route, credential, keep_revoked=keep_revoked, proxy=proxy)
     except InvalidGrant as exc:
         raise click.ClickException(f"the refresh token is invalid or revoked ({exc}); nothing was stored") from None
@@ -82,7 +89,7 @@ def import_command(source: Path, proxy: str | None) -> None:
     for number, credential in enumerate(credentials, 1):
         label = credential.email or f"entry {number}"
         try:
-            result = enroll(gateway.store, gateway.egresses.for_proxy(proxy), credential, proxy=proxy)
+            result = enroll(gateway.store, _route(credential, proxy), credential, proxy=proxy)
         except OAuthError as exc:
             failures += 1
             click.echo(f"[{number}/{len(credentials)}] {label}: not imported: {exc}")
