@@ -2,7 +2,9 @@
 
 import gc
 import os
+import resource
 import shutil
+import sys
 import tempfile
 
 # ---- Metrics ----
@@ -23,9 +25,24 @@ workers = GATEWAY.workers
 
 # ---- Concurrency ----
 worker_class = "gevent"  # a greenlet per open stream; a sync worker would pin a process per client
-# Open streams each hold a connection: at gunicorn's default of 1000, the 1001st stream waits for a slot
-# (measured: 2,000 slow streams on 2 workers had a 328 ms per-event p99 at 1000, 14 ms at 2000).
-worker_connections = 2000
+# Open streams each hold a connection: past worker_connections the next one waits unaccepted (measured:
+# 2,000 slow streams on 2 workers had a 328 ms per-event p99 at gunicorn's default of 1000, 14 ms at 2000).
+# GATEWAY_WORKER_CONNECTIONS (default 6000: 10,000 streams on two workers, with room for an uneven split);
+# the gateway refuses new requests with a 503 a little before it (gateway/capacity.py), so none waits.
+worker_connections = GATEWAY.worker_connections
+# Each stream holds two descriptors in its worker (client and upstream sockets), plus the process's own
+# files: raise the soft limit to cover them, as far as the hard one allows (systemd's LimitNOFILE sets both).
+NOFILE_NEEDED = 2 * worker_connections + 256
+_soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+if _soft != resource.RLIM_INFINITY and _soft < NOFILE_NEEDED:
+    _wanted = NOFILE_NEEDED if _hard == resource.RLIM_INFINITY else min(_hard, NOFILE_NEEDED)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (_wanted, _hard))
+    if _wanted < NOFILE_NEEDED:
+        print(
+            f"gateway: open-file limit {_wanted} < {NOFILE_NEEDED} needed for {worker_connections} "
+            "connections per worker (raise LimitNOFILE / ulimit -n)",
+            file=sys.stderr,
+        )
 preload_app = False  # each worker opens its own SQLite connection and HTTP pool after the fork
 # gunicorn 25+'s control socket defaults to one path per user: two gateways on a host would fight over it.
 # systemd drives the master with signals (HUP reload, TERM stop) instead.
@@ -64,7 +81,16 @@ def post_worker_init(worker):
     loaded worker took 17.5 ms, a stall for every open stream; 0 ms after the freeze. Then its background
     jobs start: only serving workers run them, never the CLI."""
     gc.freeze()
-    worker.wsgi.extensions["gateway"].start_background()
+    extensions = getattr(worker.wsgi, "extensions", {})
+    if "gateway" in extensions:  # bench/bare_relay.py serves a bare Flask app with these same settings
+        extensions["gateway"].start_background()
+
+
+def pre_request(worker, req):
+    """On a full worker every connection closes after its answer: refusals must not linger in keep-alive."""
+    from gateway.capacity import close_when_full
+
+    close_when_full(worker.wsgi, req)
 
 
 def worker_exit(server, worker):

@@ -34,6 +34,7 @@ from .goals import (  # noqa: E402
     s3_goals,
     s4_goals,
     s5_goals,
+    s6_goals,
 )
 from .meter import machine_busy_pct  # noqa: E402
 from .systems import CONF, NGINX, REDIS, ROOT, Lineup  # noqa: E402
@@ -52,11 +53,12 @@ class Plan:
     s3_events: int  # per stream, 1 s apart
     s3_rate: float  # streams opened per second
     s4_repeats: int  # big requests of each size, one at a time
+    s6_streams: int  # on the gateway, opened over 10 s (issue 31: a host's worth)
 
 
-FULL = Plan(1, 24, 60, (500, 1000, 2000), 15, 400, 5)
-QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2)
-SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r")
+FULL = Plan(1, 24, 60, (500, 1000, 2000), 15, 400, 5, 10000)
+QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2, 2000)
+SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r", "s6")
 
 
 def say(message: str) -> None:
@@ -107,6 +109,9 @@ def run(plan: Plan, only: list[str], conf: str, team_key: bool = False) -> dict:
         if "s1r" in only:
             say("S1 with Redis: the gateway in SQLite mode and in Redis mode, alternating")
             results["s1r"] = scenarios.s1_redis(lineup, plan.s1_seconds, plan.s1_rounds)
+        if "s6" in only:
+            say(f"S6: {plan.s6_streams} streams on the gateway opened over 10 s, 10 events 1 s apart")
+            results["s6"] = scenarios.s6(lineup, plan.s6_streams)
     shutil.rmtree(workdir, ignore_errors=True)  # kept (with the logs) when something failed
     return results
 
@@ -128,15 +133,17 @@ def environment() -> dict:
 def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
     """The report's lines, the goals and the harness checks of saved results."""
     s1, s2, s3, plan = saved["s1"], saved["s2"], saved["s3"], saved["plan"]
-    s4, s5, s1r = saved.get("s4"), saved.get("s5"), saved.get("s1r")
+    s4, s5, s1r, s6 = saved.get("s4"), saved.get("s5"), saved.get("s1r"), saved.get("s6")
     goals = (s1_goals(s1) if s1 else []) + (s2_goals(s2) if s2 else [])
     goals += s3_goals(s3, plan["s3_levels"][-1]) if s3 else []
     goals += (s4_goals(s4) if s4 else []) + (s5_goals(s5) if s5 else []) + (s1_redis_goals(s1r) if s1r else [])
+    goals += s6_goals(s6) if s6 else []
     harness = checks(s1, s2, s3)
     lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
     lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
     lines += (report.s4_table(s4) if s4 else []) + (report.s5_table(s5) if s5 else [])
     lines += report.s1_redis_table(s1r) if s1r else []
+    lines += report.s6_table(s6) if s6 else []
     lines += report.verdict_table("Goals (gateway vs the bare relay of this run)", goals)
     lines += report.verdict_table("Harness checks (the fake, the load generators and the machine had room)", harness)
     return lines, goals, harness
@@ -148,6 +155,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a ~2 minute smoke run (2,000 streams only)")
     parser.add_argument("--only", nargs="+", choices=SCENARIOS, default=list(SCENARIOS))
     parser.add_argument("--s3-rate", type=float, help="S3 streams opened per second (default 400)")
+    parser.add_argument("--s6-streams", type=int, metavar="N", help="S6 streams on the gateway (default 10,000)")
     parser.add_argument("--gunicorn-conf", default=CONF, help="settings for the bare relay and the gateway")
     parser.add_argument("--wait-quiet", type=float, default=0, metavar="S", help="wait up to S s for an idle machine")
     parser.add_argument(
@@ -163,6 +171,7 @@ def main() -> None:
         sys.exit(f"python -m bench needs {' and '.join(missing)}: sudo apt-get install -y {' '.join(missing)}")
     plan = QUICK if args.quick else FULL
     plan = replace(plan, s3_rate=args.s3_rate) if args.s3_rate else plan
+    plan = replace(plan, s6_streams=args.s6_streams) if args.s6_streams else plan
     raise_fd_limit()
     wait_for_quiet(args.wait_quiet)
     started = time.monotonic()

@@ -69,18 +69,33 @@ def s2_goals(s2: dict) -> list[Verdict]:
 def s3_goals(s3: dict, top: int) -> list[Verdict]:
     """At the top level: no errors, first event p99 <= 1 s, delay p99 <= 2x and peak RSS <= 1.3x the bare's."""
     gateway, bare = s3[f"gateway/{top}"], s3[f"bare/{top}"]
-    delay = _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
     rss = _ratio(gateway["peak_rss_mib"], bare["peak_rss_mib"])
     return [
-        Verdict(f"S3 {top} streams: errors", gateway["errors"], "0", gateway["errors"] == 0),
-        Verdict(
-            f"S3 {top} streams: first event p99, ms",
-            gateway["first_event_p99_ms"],
-            "<= 1000",
-            gateway["first_event_p99_ms"] <= 1000,
-        ),
-        Verdict(f"S3 {top} streams: event delay p99, x bare", delay, "<= 2", delay <= 2),
+        *_stream_goals(f"S3 {top} streams", gateway, bare, "bare", first_ms=1000, delay_x=2),
         Verdict(f"S3 {top} streams: peak RSS, x bare", rss, "<= 1.3", rss <= 1.3),
+    ]
+
+
+def s6_goals(s6: dict) -> list[Verdict]:
+    """Issue 31: no errors, first event p99 <= 2 s, delay p99 <= 1.5x the bare relay's at 2,000 streams,
+    peak RSS of the whole gateway <= 1 GiB."""
+    (bare_key, bare), (key, gateway) = (
+        next((k, v) for k, v in s6.items() if k.startswith(n)) for n in ("bare", "gateway")
+    )
+    name, rss = f"S6 {key.split('/')[1]} streams", gateway["peak_rss_mib"]
+    return [
+        *_stream_goals(name, gateway, bare, bare_key, first_ms=2000, delay_x=1.5),
+        Verdict(f"{name}: peak RSS, MiB", rss, "<= 1024", rss <= 1024),
+    ]
+
+
+def _stream_goals(name: str, gateway: dict, bare: dict, bare_name: str, first_ms: float, delay_x: float) -> list:
+    """No errors, first event p99 within `first_ms`, per-event delay p99 within `delay_x` times the bare's."""
+    first, delay = gateway["first_event_p99_ms"], _ratio(gateway["event_delay_p99_ms"], bare["event_delay_p99_ms"])
+    return [
+        Verdict(f"{name}: errors", gateway["errors"], "0", gateway["errors"] == 0),
+        Verdict(f"{name}: first event p99, ms", first, f"<= {first_ms:g}", first <= first_ms),
+        Verdict(f"{name}: event delay p99, x {bare_name}", delay, f"<= {delay_x:g}", delay <= delay_x),
     ]
 
 

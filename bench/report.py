@@ -87,7 +87,15 @@ def s2_table(s2: dict) -> list[str]:
 
 
 def s3_table(s3: dict, events: int, rate: float) -> list[str]:
-    """S3: errors, first-event and per-event p99, memory, and how busy the fake and the client were."""
+    return streams_table(f"S3 concurrent slow streams ({events} events 1 s apart, opened {rate:g}/s)", s3)
+
+
+def s6_table(s6: dict) -> list[str]:
+    return streams_table("S6 a host's worth of streams (10 events 1 s apart, all opened over 10 s)", s6)
+
+
+def streams_table(title: str, results: dict) -> list[str]:
+    """Errors, first-event and per-event p99, memory, and how busy the fake and the client were."""
     header = [
         "system/streams",
         "errors",
@@ -107,9 +115,8 @@ def s3_table(s3: dict, events: int, rate: float) -> list[str]:
             f"{v['peak_rss_mib']:.0f}",
             *_load(v),
         ]
-        for key, v in s3.items()
+        for key, v in results.items()
     ]
-    title = f"S3 concurrent slow streams ({events} events 1 s apart, opened {rate:g}/s)"
     return _table(title, header, rows)
 
 

@@ -1,4 +1,4 @@
-"""S1, S2 and S3: the same load on every system of a lineup, measured from the client and from /proc."""
+"""S1 to S6: the same load on every system of a lineup, measured from the client and from /proc."""
 
 from __future__ import annotations
 
@@ -99,6 +99,21 @@ def _slow_streams(lineup: Lineup, system: System, payload: str, events: int, cou
     streams = many(system.port, system.stream_path, payload, events, count, rate, limit=events + 30)
     sampler.kill()
     return {**summary(streams), "rss_before_mib": peak[0], "peak_rss_mib": max(peak), **meter.stop(system.name)}
+
+
+S6_SECONDS, S6_EVENTS = 10, 10  # the streams arrive over 10 s; each sends 10 events 1 s apart
+S6_BARE_STREAMS = 2000  # the bare relay's reference: what it holds without waiting on connection slots
+
+
+def s6(lineup: Lineup, count: int) -> dict[str, dict]:
+    """A host's worth of streams on the gateway (issue 31), and the bare relay at 2,000 as the yardstick."""
+    payload = body(S6_EVENTS, S3_INTERVAL_MS)
+    bare = min(count, S6_BARE_STREAMS)
+    results = {f"bare/{bare}": _slow_streams(lineup, lineup.named("bare"), payload, S6_EVENTS, bare, bare / S6_SECONDS)}
+    gevent.sleep(1)  # let closed connections drain before the next system
+    gateway = lineup.named("gateway")
+    results[f"gateway/{count}"] = _slow_streams(lineup, gateway, payload, S6_EVENTS, count, count / S6_SECONDS)
+    return results
 
 
 def s1_redis(lineup: Lineup, seconds: float, rounds: int) -> dict[str, dict]:

@@ -181,6 +181,7 @@ def gateway(
         "GATEWAY_DATA_DIR": str(data),
         "GATEWAY_UPSTREAM_URLS": origin,
         "GATEWAY_OAUTH_TOKEN_URL": origin + "/token",
+        "GATEWAY_CLIENT_MANIFEST_URL": origin + "/manifest/latest-arm64-mac.yml",  # loopback only
         "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
         "GATEWAY_API_KEY": "bench-admin-key" if team_key else API_KEY,
         "GATEWAY_STATE_URL": state_url,

@@ -17,7 +17,7 @@ VERSION_PREFIXES = ("/v1beta", "/v1", "/v1alpha", "")
 
 def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     """Build the WSGI app; `config` is a Settings or a mapping of GATEWAY_* variables (default: environ)."""
-    from . import auth, cors, errors, request_id, trace
+    from . import auth, capacity, cors, errors, request_id, trace
     from .api import generate, health, metrics, models, unsupported
     from .config import Settings
     from .console import views as console
@@ -32,6 +32,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     trace.init_app(app, settings.log_format)  # before auth: refused requests are logged too
     cors.init_app(app)  # before auth: preflights carry no key
     auth.init_app(app)
+    capacity.init_app(app)  # outermost: a full worker answers before any other work
     app.register_blueprint(health.bp)
     app.register_blueprint(metrics.bp)
     app.register_blueprint(console.bp)

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sqlite3
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -22,6 +20,7 @@ import redis
 from .accounts.redis_state import connect
 from .batch import FLUSH_INTERVAL, Batch
 from .clock import SYSTEM_CLOCK, Clock
+from .localdb import LocalDb
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -93,8 +92,8 @@ class ActivityLog(Batch[list]):
 def _hour_counts(entries: list[dict]) -> dict[tuple[int, str, str], list[int]]:
     counts: dict[tuple[int, str, str], list[int]] = {}
     for item in entries:
-        if not item["model"]:
-            continue  # refused before choosing a model (bad key, unknown route): no usage to count
+        # Every client request counts, those refused before a model was chosen (bad key, /models) too, under
+        # model "": the console's totals then count what its list of last requests shows.
         row = counts.setdefault((int(item["at"] // 3600), item["account"], item["model"]), [0, 0, 0, 0])
         failed = (item["status"] or 500) >= 400
         for index, value in enumerate((1, int(failed), item["tokens_in"], item["tokens_out"])):
@@ -117,43 +116,26 @@ class SqliteActivity:
     """One file shared by every worker of this host."""
 
     def __init__(self, path: Path, clock: Clock = SYSTEM_CLOCK) -> None:
-        self.path = Path(path)
+        self.db = LocalDb(path, SCHEMA)
+        self.path = self.db.path
         self.clock = clock
-        self._conn: sqlite3.Connection | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
 
     @property
     def conn(self) -> sqlite3.Connection:
-        if self._conn is None or self._pid != os.getpid():  # a connection must not cross gunicorn's fork
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(self.path, timeout=10, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            os.chmod(self.path, 0o600)  # emails and request paths: the operator's, not the host's users'
-            self._conn, self._pid = conn, os.getpid()
-        return self._conn
+        return self.db.conn
 
     def write(self, entries: list[dict]) -> None:
-        with self._lock:
-            conn = self.conn
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                listed = [(json.dumps(e),) for e in entries[-RECENT:]]
-                conn.executemany("INSERT INTO recent (entry) VALUES (?)", listed)
-                conn.execute("DELETE FROM recent WHERE id <= (SELECT MAX(id) FROM recent) - ?", (RECENT,))
-                conn.executemany(
-                    "INSERT INTO hourly VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hour, account, model) DO UPDATE SET "
-                    "requests = requests + excluded.requests, failures = failures + excluded.failures, "
-                    "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out",
-                    [(*key, *values) for key, values in _hour_counts(entries).items()],
-                )
-                conn.execute("DELETE FROM hourly WHERE hour < ?", (int(self.clock() // 3600) - HOURS,))
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+        self.db.write(
+            ("INSERT INTO recent (entry) VALUES (?)", [(json.dumps(e),) for e in entries[-RECENT:]]),
+            ("DELETE FROM recent WHERE id <= (SELECT MAX(id) FROM recent) - ?", (RECENT,)),
+            (
+                "INSERT INTO hourly VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(hour, account, model) DO UPDATE SET "
+                "requests = requests + excluded.requests, failures = failures + excluded.failures, "
+                "tokens_in = tokens_in + excluded.tokens_in, tokens_out = tokens_out + excluded.tokens_out",
+                [(*key, *values) for key, values in _hour_counts(entries).items()],
+            ),
+            ("DELETE FROM hourly WHERE hour < ?", (int(self.clock() // 3600) - HOURS,)),
+        )
 
     def recent(self) -> list[dict]:
         rows = self.conn.execute("SELECT entry FROM recent ORDER BY id DESC LIMIT ?", (RECENT,))

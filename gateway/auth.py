@@ -9,6 +9,7 @@ from flask import Flask, current_app, g, request
 
 from . import cors
 from .errors import GatewayError
+from .keys.gate import check_requested_model
 from .trace import Trace
 
 PUBLIC_PATHS = frozenset({"/healthz", "/health"})
@@ -90,6 +91,8 @@ def check_key() -> None:
         )
     g.team_key = team
     trace = _identified(team.name)
+    if team.models:  # the 403 before the 429
+        check_requested_model(gateway.catalog)
     gateway.keys.admit(team)  # may raise the key's 429; the refused request is still logged under its name
     if trace is not None:
         trace.charge = functools.partial(gateway.keys.charge, team)

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import re
+
 from .accounts.store import Account
 from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
 from .upstream.translate.suffixes import bare_model
 
 METHODS = ["generateContent", "streamGenerateContent", "countTokens"]
+# Google's public ids carry a release stage Cloud Code leaves out (`gemini-3.1-pro-preview`, `-preview-05-20`,
+# `-latest`), and Cloud Code's ids carry a thinking tier (`gemini-3.8-flash-high`): v1internal-rules.md §6.
+PUBLIC_SUFFIX = re.compile(r"-(?:preview(?:-[0-9][0-9-]*)?|latest)$")
+TIERS = ("minimal", "low", "medium", "high", "xhigh")  # least to most thinking
 # What an account without a model list (fetchAvailableModels not read yet) is taken to serve; also the
 # published limits per model when upstream does not report them.
 BUILTIN = {
@@ -120,30 +126,43 @@ class Catalog:
         """One `Model`: a listed one, or any id a request may use (pattern aliases, renamed ids)."""
         return self._entries.get(model_id) or self._entry(model_id)
 
-    def resolve(self, model_id: str) -> str | None:
+    def resolve(self, model_id: str, level: str | None = None) -> str | None:
         """The id a client's model id is served as (aliases applied), or None if no account serves it."""
-        return self._known(self.aliases.resolve(model_id))
+        return self._known(self.aliases.resolve(model_id), level)
 
-    def serve(self, model_id: str) -> str | None:
+    def serve(self, model_id: str, level: str | None = None) -> str | None:
         """The id a request for `model_id` goes upstream as, or None. Settings written as suffixes (`-online`,
         `-16x9-4k` on image models), by the client or in an alias's target, ride on the resolved id for
-        translation to read and strip: the catalog knows bare ids only."""
-        target = self.resolve(model_id)
+        translation to read and strip: the catalog knows bare ids only. `level`: the thinking level the request
+        asks for, which picks the tier of a tiered id."""
+        target = self.resolve(model_id, level)
         if target is not None:
             return target
         bare = bare_model(model_id)
-        if bare != model_id and (resolved := self.resolve(bare)) is not None:
+        if bare != model_id and (resolved := self.resolve(bare, level)) is not None:
             return resolved + model_id[len(bare) :]
         alias = self.aliases.resolve(model_id)
         bare = bare_model(alias)
-        if bare != alias and (resolved := self._known(bare)) is not None:
+        if bare != alias and (resolved := self._known(bare, level)) is not None:
             return resolved + alias[len(bare) :]
         return None
 
-    def _known(self, model_id: str) -> str | None:
-        """A served id, or the new id of a renamed one; no alias applied."""
+    def _known(self, model_id: str, level: str | None = None) -> str | None:
+        """A served id, the new id of a renamed one, or what a public id stands for; no alias applied."""
         target = model_id if model_id in self._served else self._deprecated.get(model_id)
-        return target if target in self._served else None
+        return target if target in self._served else self._public(model_id, level)
+
+    def _public(self, model_id: str, level: str | None) -> str | None:
+        """A public id as the accounts list it: without its release stage, then as `<id>-<tier>`, the tier the
+        request's thinking level names, else `-high`, else the highest listed (DESIGN.md, third round)."""
+        stage = PUBLIC_SUFFIX.sub("", model_id)
+        if stage != model_id and stage in self._served:
+            return stage
+        listed = [tier for tier in TIERS if f"{stage}-{tier}" in self._served]
+        if not listed:
+            return None
+        wanted = (level or "").lower()
+        return f"{stage}-{wanted if wanted in listed else 'high' if 'high' in listed else listed[-1]}"
 
     def fallbacks(self, model_id: str) -> tuple[str, ...]:
         """The models (GATEWAY_MODEL_FALLBACKS) that may serve a request for `model_id` instead, in order."""

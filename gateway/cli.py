@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import json
-import sys
 import webbrowser
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -20,7 +19,9 @@ from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
 from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
-from .commandline import cli, run
+from .audit import cli_actor, record
+from .audit_cli import audit
+from .commandline import cli, creates_database, run
 from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed
@@ -60,7 +61,7 @@ def _route(credential: Credential, proxy: str | None) -> Route:
     return gateway.egresses.for_proxy(known.proxy if known else proxy)
 
 
-def _enroll_one(credential: Credential, keep_revoked: bool, proxy: str | None = None) -> Account:
+def _enroll_one(credential: Credential, keep_revoked: bool, action: str, proxy: str | None = None) -> Account:
     gateway = services()
     try:
         route = _route(credential, proxy)
@@ -69,15 +70,22 @@ def _enroll_one(credential: Credential, keep_revoked: bool, proxy: str | None = 
         raise click.ClickException(f"the refresh token is invalid or revoked ({exc}); nothing was stored") from None
     except OAuthError as exc:
         raise click.ClickException(f"could not verify the token: {exc}") from None
+    record(cli_actor(), action, result.account.email)
     click.echo(f"{result.account.email}: {result.note}")
     return result.account
 
 
+@creates_database
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
 @PROXY_OPTION
+@click.option(
+    "--keep-disabled",
+    is_flag=True,
+    help="Store an account whose token Google refuses, disabled with the reason (default: store nothing).",
+)
 @with_appcontext
-def import_command(source: Path, proxy: str | None) -> None:
+def import_command(source: Path, keep_disabled: bool, proxy: str | None) -> None:
     """Import an export file (JSON) or an Antigravity-Manager data folder, verifying each token."""
     proxy = _proxy_value(proxy)
     try:
@@ -85,22 +93,31 @@ def import_command(source: Path, proxy: str | None) -> None:
     except ImportFormatError as exc:
         raise click.ClickException(str(exc)) from None
     gateway = services()
-    failures = 0
+    active = stored_disabled = 0
     for number, credential in enumerate(credentials, 1):
         label = credential.email or f"entry {number}"
         try:
-            result = enroll(gateway.store, _route(credential, proxy), credential, proxy=proxy)
+            result = enroll(
+                gateway.store, _route(credential, proxy), credential, keep_revoked=keep_disabled, proxy=proxy
+            )
+        except InvalidGrant as exc:
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc} (--keep-disabled keeps it disabled)")
+            continue
         except OAuthError as exc:
-            failures += 1
-            click.echo(f"[{number}/{len(credentials)}] {label}: not imported: {exc}")
+            click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc}")
             continue
         email = result.account.email if result.account else label
-        failures += result.account is None or not result.account.enabled
+        if result.account is not None:
+            record(cli_actor(), "accounts import", email)
+            active += result.account.enabled
+            stored_disabled += not result.account.enabled
         click.echo(f"[{number}/{len(credentials)}] {email}: {result.note}")
-    if failures == len(credentials):
-        raise click.ClickException("no account could be activated")
+    if not active:
+        stored = f"{stored_disabled} stored disabled (`gateway accounts list` shows why)" if stored_disabled else ""
+        raise click.ClickException(f"no account could be activated; {stored or 'nothing was stored'}")
 
 
+@creates_database
 @accounts.command("add")
 @click.option("--refresh-token", required=True, help="The account's OAuth refresh token.")
 @click.option("--email", default="", help="The account's email (looked up when omitted).")
@@ -108,7 +125,7 @@ def import_command(source: Path, proxy: str | None) -> None:
 @with_appcontext
 def add_command(refresh_token: str, email: str, proxy: str | None) -> None:
     """Add one account from its refresh token; a revoked token is refused and nothing stored."""
-    _enroll_one(Credential(refresh_token, email), keep_revoked=False, proxy=_proxy_value(proxy))
+    _enroll_one(Credential(refresh_token, email), keep_revoked=False, action="accounts add", proxy=_proxy_value(proxy))
 
 
 @accounts.command("set")
@@ -125,9 +142,11 @@ def set_command(account: str, proxy: str) -> None:
     found = _find(account)
     value = _proxy_value(proxy)
     services().store.update(found.id, proxy=value)
+    record(cli_actor(), "accounts set", found.email)  # never the proxy: its URL may hold a password
     click.echo(f"{found.email}: proxy {mask(value) or 'default (GATEWAY_UPSTREAM_PROXY)'}")
 
 
+@creates_database
 @accounts.command("login")
 @click.option("--no-browser", is_flag=True, help="Print the sign-in URL and read the code back (headless servers).")
 @click.option(
@@ -163,7 +182,7 @@ def login_command(no_browser: bool, timeout: float) -> None:
         refresh_token = gateway.oauth.exchange_code(code, auth.redirect_uri, auth.verifier)
     except (signin.LoginError, OAuthError) as exc:
         raise click.ClickException(f"sign-in failed: {exc}") from None
-    _enroll_one(Credential(refresh_token), keep_revoked=False)
+    _enroll_one(Credential(refresh_token), keep_revoked=False, action="accounts login")
 
 
 @accounts.command("export")
@@ -218,6 +237,7 @@ def disable_command(account: str) -> None:
 def _set_enabled(ref: str, enabled: bool) -> None:
     found = _find(ref)
     set_enabled(services().pool, found, enabled)
+    record(cli_actor(), f"accounts {'enable' if enabled else 'disable'}", found.email)
     click.echo(f"{'enabled' if enabled else 'disabled'} {found.email}")
 
 
@@ -231,6 +251,7 @@ def remove_command(account: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Forget {found.email} and its refresh token?", abort=True)
     services().store.remove(found.id)
+    record(cli_actor(), "accounts remove", found.email)
     click.echo(f"removed {found.email}")
 
 
@@ -251,7 +272,7 @@ def refresh_command(account: str | None) -> None:
             reason = (gateway.store.get(target.id) or target).disabled_reason or exc.message
             click.echo(f"{target.email}: refresh failed ({reason})")
     if failed:
-        sys.exit(1)
+        raise click.ClickException(f"accounts not refreshed: {failed} of {len(targets)}")
 
 
 def _enabled(accounts: tuple[Account, ...], purpose: str) -> list[Account]:
@@ -281,6 +302,7 @@ def quota_command() -> None:
 
 cli.add_command(accounts)
 cli.add_command(keys)
+cli.add_command(audit)
 
 
 def main(args: list[str] | None = None) -> None:

@@ -3,6 +3,7 @@ one line on stderr, never a traceback, for whatever fails. Command groups (accou
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import sys
@@ -14,9 +15,10 @@ from flask import Flask
 from flask.cli import ScriptInfo
 
 from . import __version__
+from .accounts.store import Store
 from .config import Settings, SettingsError
 from .envfile import EnvFileError, read_env_file
-from .startup import make_data_dir
+from .startup import database_variable, make_data_dir, refuse_a_file
 
 
 class GatewayApp:
@@ -33,10 +35,34 @@ class GatewayApp:
             # The file's values win over the inherited environment's, as systemd's EnvironmentFile= does.
             env = {**os.environ, **read_env_file(self.env_file)} if self.env_file else None
             self.settings = Settings.from_env(env)
-            make_data_dir(self.settings)
+            command = click.get_current_context().command
+            open_database(self.settings, create=getattr(command, "creates_database", False))
         except (EnvFileError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
         return create_app(self.settings)
+
+
+def creates_database(command: click.Command) -> click.Command:
+    """Mark a command that adds accounts or keys: it may start a new database. Every other one needs the
+    database to exist: run without the service's settings, it would read (or fill) a second, empty one."""
+    command.creates_database = True
+    return command
+
+
+def open_database(settings: Settings, create: bool) -> None:
+    """Make sure the database exists, creating it (and saying so on stderr) only when `create` allows."""
+    refuse_a_file(settings)
+    database = settings.database
+    if database.exists():
+        return
+    if not create:
+        raise click.ClickException(
+            f"no database at {database}, and none was created: the service's settings may be missing "
+            f"(--env-file, e.g. /etc/gemini-gateway/gateway.env, or {database_variable(settings)})"
+        )
+    make_data_dir(settings)
+    Store(database).connect().close()
+    click.echo(f"created a new database at {database}", err=True)
 
 
 class GatewayGroup(click.Group):
@@ -65,20 +91,53 @@ class GatewayGroup(click.Group):
     help="Read settings from this systemd environment file too (the service's, e.g. "
     "/etc/gemini-gateway/gateway.env); its values win over the environment's.",
 )
+@click.option(
+    "-v",
+    "--verbose",
+    is_flag=True,
+    help="Below an error, show what the gateway logged meanwhile (plain text).",
+)
 @click.pass_context
-def cli(ctx: click.Context, env_file: Path | None) -> None:
+def cli(ctx: click.Context, env_file: Path | None, verbose: bool) -> None:
     """Manage the Gemini gateway from the command line.
 
     Reads the same GATEWAY_* settings as the server, from the environment and --env-file. The server
     itself is started with `gunicorn -c gunicorn.conf.py`.
     """
+    HELD.shown = verbose
     app = GatewayApp(env_file)
     ctx.obj = ScriptInfo(create_app=app, set_debug_flag=False)
     ctx.obj.data["app"] = app  # the settings, for the error lines
 
 
+class HeldLines(logging.Handler):
+    """What the gateway's modules log while a command runs, never as the server's JSON lines: hidden (the
+    command's own output and its one error line say what happened), or with --verbose shown as plain text
+    below a failure's line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.lines: dict[str, None] = {}  # in order, each once: a failing disk says the same thing per query
+        self.shown = False
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines[f"  {record.levelname.lower()}: {record.getMessage()}"] = None
+
+
+HELD = HeldLines()
+
+
+def hold_log_lines() -> None:
+    """Route the gateway's loggers (and any library's) to HELD; configure_logging then leaves them alone."""
+    gateway = logging.getLogger("gateway")
+    gateway.addHandler(HELD)
+    gateway.propagate = False
+    logging.getLogger().addHandler(HELD)
+
+
 def run(group: click.Group, args: list[str] | None = None) -> None:
     """Run the command: a failure is one line on stderr (`Error: ...`) and a non-zero exit."""
+    hold_log_lines()
     try:
         code = group.main(args, prog_name="gateway", standalone_mode=False)
     except click.UsageError as exc:
@@ -93,4 +152,6 @@ def run(group: click.Group, args: list[str] | None = None) -> None:
 
 def _fail(message: str, code: int) -> NoReturn:
     click.echo(f"Error: {message}", err=True)
+    for line in HELD.lines if HELD.shown else ():
+        click.echo(line, err=True)
     sys.exit(code)

@@ -11,9 +11,13 @@ import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .routing import NO_ALIASES, NO_FALLBACKS, Aliases, Fallbacks
+from .upstream.identity import AUTO, BUILT_IN_USER_AGENT, DEFAULT_MANIFEST_URL
+
+if TYPE_CHECKING:
+    from .upstream.translate.families import Families
 
 # Antigravity's order: the sandbox host answers first, prod last (antigravity-gemini-spec §6).
 DEFAULT_UPSTREAM_URLS = (
@@ -29,11 +33,10 @@ DEFAULT_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "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"
 DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
-# Google refuses old Antigravity versions ("This version of Antigravity is no longer supported", 1.11.5 on
-# 2026-01-29) and newer models answer 404 below 2.9.0 (v1internal-rules.md §5): a current release, in the
-# `antigravity/<version> <os>/<arch>` shape; GATEWAY_USER_AGENT overrides it when Google moves on.
-DEFAULT_USER_AGENT = "antigravity/2.9.1 darwin/arm64"
+# What calls to Google carry before (or without) the auto-updater manifest: upstream/identity.py.
+DEFAULT_USER_AGENT = BUILT_IN_USER_AGENT
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
+REDIS_SCHEMES = ("redis://", "rediss://", "redis+sentinel://", "rediss+sentinel://")
 # Every GATEWAY_* variable the gateway reads (without the prefix). Any other GATEWAY_* name is refused at start:
 # a typo (GATEWAY_API_KYE) would otherwise leave auth off, or a setting unapplied, without a word.
 VARIABLES = frozenset(
@@ -41,7 +44,10 @@ VARIABLES = frozenset(
         *("BIND", "WORKERS", "DATA_DIR", "API_KEY", "AUTH_MODE", "UPSTREAM_URLS", "UPSTREAM_PROXY", "CA_BUNDLE"),
         *("OAUTH_TOKEN_URL", "OAUTH_CLIENT_ID", "OAUTH_CLIENT_SECRET", "OAUTH_USERINFO_URL", "OAUTH_AUTH_URL"),
         *("MAX_RETRY_ATTEMPTS", "STATE_URL", "METRICS_PUBLIC", "LOG_FORMAT", "LOG_ACCOUNTS", "USER_AGENT"),
+        *("CLIENT_MANIFEST_URL",),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
+        *("MODEL_RULES", "MODELS_REFRESH"),
+        "WORKER_CONNECTIONS",
     }
 )
 T = TypeVar("T")
@@ -55,6 +61,10 @@ class SettingsError(ValueError):
 class Settings:
     bind: str = "127.0.0.1:8045"
     workers: int = 2
+    # Connections one worker holds open at once (gunicorn's worker_connections; an open stream holds one).
+    # 6000: the default two workers hold 10,000 streams with 20% to spare, because workers race for each
+    # accept and a busy one takes fewer, so the split is never quite even.
+    worker_connections: int = 6000
     data_dir: Path = DEFAULT_DATA_DIR
     api_key: str = field(default="", repr=False)
     auth_mode: str = "off"  # the effective mode: "auto" is resolved from the bind address and the keys
@@ -71,9 +81,12 @@ class Settings:
     state_url: str = ""  # "" or sqlite:///path: SQLite only; redis:// or rediss://: shared through Redis
     log_format: str = "json"
     log_accounts: str = "hash"
-    user_agent: str = DEFAULT_USER_AGENT
+    user_agent: str = AUTO  # "auto": the auto-updater manifest's release (upstream/identity.py); else sent as is
+    client_manifest_url: str = DEFAULT_MANIFEST_URL
     cors_origins: tuple[str, ...] = ()  # web pages allowed to call; empty: any when a key is required, else none
     translate_off: frozenset[str] = frozenset()  # translation rules switched off by name
+    model_families: Families | None = None  # None: the built-in table; else GATEWAY_MODEL_RULES before it
+    models_refresh: int = 10800  # seconds between re-reads of every account's model list; 0: never
     # model routing: aliases and fallback chains
     model_aliases: Aliases = NO_ALIASES
     model_fallbacks: Fallbacks = NO_FALLBACKS
@@ -92,7 +105,7 @@ class Settings:
 
     @property
     def redis_url(self) -> str:
-        return self.state_url if self.state_url.startswith(("redis://", "rediss://")) else ""
+        return self.state_url if self.state_url.startswith(REDIS_SCHEMES) else ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,6 +125,9 @@ class Settings:
         return cls(
             bind=bind,
             workers=_positive_int("WORKERS", get("WORKERS", "2")),
+            worker_connections=_positive_int(
+                "WORKER_CONNECTIONS", get("WORKER_CONNECTIONS", str(cls.worker_connections))
+            ),
             data_dir=Path(get("DATA_DIR", str(DEFAULT_DATA_DIR))).expanduser(),
             api_key=get("API_KEY"),
             auth_mode=mode,
@@ -131,9 +147,14 @@ class Settings:
             metrics_public=_choice("METRICS_PUBLIC", get("METRICS_PUBLIC", "0"), ("0", "1")) == "1",
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT", "json").lower(), ("json", "text")),
             log_accounts=_choice("LOG_ACCOUNTS", get("LOG_ACCOUNTS", "hash").lower(), ("hash", "short", "email")),
-            user_agent=_header_value("USER_AGENT", get("USER_AGENT", DEFAULT_USER_AGENT)),
+            user_agent=_user_agent("USER_AGENT", get("USER_AGENT", AUTO)),
+            client_manifest_url=_origin(
+                "CLIENT_MANIFEST_URL", get("CLIENT_MANIFEST_URL", DEFAULT_MANIFEST_URL), path=True
+            ),
             cors_origins=tuple(o if o == "*" else _origin("CORS_ORIGINS", o) for o in _split(get("CORS_ORIGINS"))),
             translate_off=_rule_names("TRANSLATE_OFF", _split(get("TRANSLATE_OFF"))),
+            model_families=_model_rules("MODEL_RULES", get("MODEL_RULES")),
+            models_refresh=_seconds("MODELS_REFRESH", get("MODELS_REFRESH", str(cls.models_refresh))),
             # model routing
             model_aliases=_routing("MODEL_ALIASES", Aliases.parse, get("MODEL_ALIASES")),
             model_fallbacks=_routing("MODEL_FALLBACKS", Fallbacks.parse, get("MODEL_FALLBACKS")),
@@ -202,6 +223,18 @@ def _rule_names(name: str, names: list[str]) -> frozenset[str]:
     return frozenset(names)
 
 
+def _model_rules(name: str, path: str) -> Families | None:
+    """The operator's family table before the built-in one; a bad file stops the start naming file and key."""
+    if not path:
+        return None
+    from .upstream.translate.families import BUILT_IN, Families, RulesError
+
+    try:
+        return Families.load(Path(path).expanduser()).before(BUILT_IN)
+    except RulesError as exc:
+        raise SettingsError(f"GATEWAY_{name}: {exc}") from None
+
+
 def _routing(name: str, parse: Callable[[str], T], value: str) -> T:
     try:
         return parse(value)
@@ -210,10 +243,18 @@ def _routing(name: str, parse: Callable[[str], T], value: str) -> T:
 
 
 def _state_url(url: str) -> str:
-    if url and not url.startswith(("sqlite:///", "redis://", "rediss://")):
+    if url and not url.startswith(("sqlite:///", *REDIS_SCHEMES)):
         raise SettingsError(
-            f"GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db or rediss://..., not {url!r}"
+            "GATEWAY_STATE_URL must be sqlite:///path, redis://host:port/db, rediss://... or "
+            f"redis+sentinel://host:port[,host:port]/SERVICE[/DB], not {url!r}"
         )
+    if url.startswith(REDIS_SCHEMES[2:]):
+        from .accounts.sentinel import SentinelUrl
+
+        try:
+            SentinelUrl.parse(url)
+        except ValueError as exc:
+            raise SettingsError(f"GATEWAY_STATE_URL: {exc}") from None
     return url
 
 
@@ -238,6 +279,10 @@ def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
     return value
 
 
+def _user_agent(name: str, value: str) -> str:
+    return AUTO if value.lower() == AUTO else _header_value(name, value)
+
+
 def _header_value(name: str, value: str) -> str:
     if not value.isascii() or not value.isprintable():
         raise SettingsError(f"GATEWAY_{name} must be printable ASCII (it is sent as an HTTP header)")
@@ -252,6 +297,13 @@ def _positive_int(name: str, value: str) -> int:
     if number < 1:
         raise SettingsError(f"GATEWAY_{name} must be a positive integer, not {value!r}")
     return number
+
+
+def _seconds(name: str, value: str) -> int:
+    """A whole number of seconds, 0 for never."""
+    if not value.isdigit():
+        raise SettingsError(f"GATEWAY_{name} must be a whole number of seconds (0: never), not {value!r}")
+    return int(value)
 
 
 def _origin(name: str, url: str, path: bool = False) -> str:

@@ -78,11 +78,11 @@ def configure_logging(log_format: str) -> None:
     logging._srcfile = None
     logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     logger = logging.getLogger("gateway")
-    if not any(getattr(h, "gateway", False) for h in logger.handlers):
+    if not logger.handlers:  # else someone else routes them: the `gateway` command holds them (commandline.py)
         handler = logging.StreamHandler(sys.stderr)
         handler.gateway = True
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False
-    for handler in logger.handlers:
+    for handler in (h for h in logger.handlers if getattr(h, "gateway", False)):
         handler.setFormatter(JsonLines() if log_format == "json" else Text())

@@ -23,7 +23,16 @@ TOKENS = Counter("gateway_tokens_total", "Tokens reported by Google's usageMetad
 KEY_TOKENS = Counter(
     "gateway_key_tokens_total", "Tokens served, by client key (team key name or admin).", ["key", "direction"]
 )
+SESSION_ROTATIONS = Counter(
+    "gateway_session_rotations_total",
+    "Conversations moved to a new Cloud Code session after Google's input ceiling (accounts/sessions.py).",
+)
 OPEN_STREAMS = Gauge("gateway_open_streams", "Streams being relayed now.", multiprocess_mode="livesum")
+# capacity.py: what the workers hold against GATEWAY_WORKER_CONNECTIONS, and what they turned away for it.
+OPEN_REQUESTS = Gauge(
+    "gateway_open_requests", "Requests in flight, open streams included.", multiprocess_mode="livesum"
+)
+REFUSED = Counter("gateway_refused_total", "Requests answered 503 because the worker was full.")
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300)
 TTFB = Histogram("gateway_time_to_first_byte_seconds", "From request to the first byte of the answer.", buckets=BUCKETS)
 DURATION = Histogram(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import TypeVar
 
@@ -13,7 +14,9 @@ import urllib3
 from flask import Response
 
 from . import metrics
+from .accounts.geo import same_egress
 from .accounts.pool import Pool, fingerprint
+from .accounts.sessions import Sessions, session_key
 from .accounts.signatures import Relayed, Signatures
 from .accounts.store import Account
 from .accounts.usage import UsageLog, token_counts
@@ -26,8 +29,10 @@ from .upstream.client import UpstreamClient
 from .upstream.errors import (
     AuthFailed,
     EmptyResponse,
+    GeoBlocked,
     ProxyFailed,
     RateLimited,
+    SessionFull,
     TransportFailed,
     UpstreamError,
     classify,
@@ -36,6 +41,7 @@ from .upstream.sse import collect, has_content, iter_lines, json_array, parse_ev
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+Opened = tuple[list[dict], Iterator[dict], requests.Response]  # events read ahead, the rest, the upstream answer
 # Both stream kinds: no proxy in between (nginx reads X-Accel-Buffering) may hold events back.
 STREAM_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 # What a broken upstream stream raises while we read it.
@@ -51,6 +57,7 @@ class Relay:
         max_attempts: int,
         label: Callable[[str], str],
         signatures: Signatures,
+        sessions: Sessions,
     ) -> None:
         self.pool = pool
         self.client = client
@@ -58,6 +65,7 @@ class Relay:
         self.max_attempts = max_attempts
         self.label = label  # how an account appears in logs
         self.signatures = signatures
+        self.sessions = sessions
 
     def generate(
         self,
@@ -75,9 +83,14 @@ class Relay:
         fallbacks = distinct(model, fallbacks)
         bodies = {model: body, **{fallback.model: fallback.body for fallback in fallbacks}}
 
-        def open_stream(account: Account, served: str) -> tuple[list[dict], Iterator[dict], requests.Response]:
+        def send(account: Account, served: str, generation: int) -> Opened:
             wrapped = envelope.wrap_generate(
-                bodies[served], served, account.project, account.email, self.client.user_agent, self.client.clock
+                bodies[served],
+                served,
+                account.project,
+                session_key(account.email, session, generation),
+                self.client.user_agent,
+                self.client.clock,
             )
             client = self.pool.client_for(account)
             upstream = client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
@@ -89,6 +102,14 @@ class Relay:
                 upstream.close()
                 raise
             return held, events, upstream
+
+        def open_stream(account: Account, served: str) -> Opened:
+            generation = self.sessions.generation(account.email, session)
+            try:
+                return send(account, served, generation)
+            except SessionFull:  # this conversation's session on this account is full: once more, in a new one
+                trace.rotated_session()
+                return send(account, served, self.sessions.rotate(account.email, session, generation))
 
         if not stream:
 
@@ -154,23 +175,36 @@ class Relay:
         """`send` on one account (and model) after another until one answers; the last real error otherwise.
 
         Returns the account, the model that served and the answer. An account is never tried twice for one
-        model; it may still serve a fallback model when the model it failed for is cooling down.
+        model; it may still serve a fallback model when the model it failed for is cooling down. Each model
+        of the chain gets its own `max_attempts`: a chain reaches its end even when the first models' tries
+        were all spent on 429s.
         """
         names = {fallback.model: fallback.name for fallback in fallbacks}
         tried: set[tuple[int, str]] = set()
+        attempts: Counter[str] = Counter()
+        blocked: set[tuple[int, str]] = set()  # behind an egress Google refused: no use trying, not tried either
         last: GatewayError | None = None
         down: dict[str, str] = {}  # proxies that failed this request: host:port -> what happened
-        while len(tried) < self.max_attempts:
+        while open_models := [m for m in (model, *names) if attempts[m] < self.max_attempts]:
             try:
-                account, snapshot, served = self.pool.pick(model, session, tried, tuple(names))
+                account, snapshot, served = self.pool.pick(
+                    open_models[0], session, tried | blocked, tuple(open_models[1:])
+                )
             except GatewayError as exc:
                 raise _final(last or exc, down) from None
             tried.add((account.id, served))
+            attempts[served] += 1
             try:
                 result = self._send_fresh(account, served, send)
             except GatewayError as exc:
                 self.usage.record(account.id, served, exc.code, exc.message)
                 trace.attempted(self.label(account.email), exc.code, account.email)
+                if isinstance(exc, GeoBlocked):  # the egress's fault: on to an account that leaves by another
+                    self.pool.geo_blocked(account)
+                    behind = same_egress(account, snapshot.accounts, self.pool.egresses.settings)
+                    blocked |= {(i, served) for i in behind}
+                    last = exc
+                    continue
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)

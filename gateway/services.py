@@ -3,52 +3,73 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from pathlib import Path
 
 from flask import current_app
 
 from .accounts.egress import Egresses
 from .accounts.failsoft import FailSoft
+from .accounts.leases import RedisLeases, SqliteLeases
+from .accounts.model_lists import ModelLists
 from .accounts.pool import Pool
+from .accounts.sessions import RedisSessions, Sessions, SqliteSessions
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
 from .accounts.store import Store
 from .accounts.usage import UsageLog
 from .activity import ActivityLog, RedisActivity, SqliteActivity
+from .audit import AuditLog, RedisAudit, SqliteAudit
 from .catalog import Catalog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
+from .console.throttle import LoginThrottle, RedisFailures, SqliteFailures
 from .keys.gate import Keys
 from .keys.store import KeyStore
 from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
-from .upstream.translate import active_rules
+from .upstream.identity import REFRESH_EVERY, ClientIdentity, SharedRelease
+from .upstream.translate import BUILT_IN, active_rules
 
 
 class Services:
     def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.clock = clock  # every part below reads "now" from it alone
-        # One connection pool per egress (accounts/egress.py), for Google's API and its token endpoint alike.
-        self.egresses = Egresses(settings, clock)
-        self.client = self.egresses.default.client
-        self.oauth = self.egresses.default.oauth
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))
+        identity = ClientIdentity(settings.user_agent, settings.client_manifest_url, SharedRelease(self.records))
+        # One connection pool per egress (accounts/egress.py), for Google's API and its token endpoint alike.
+        self.egresses = Egresses(settings, clock, identity)
+        self.client = self.egresses.default.client
+        self.oauth = self.egresses.default.oauth
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
+        self.sessions: Sessions = SqliteSessions(self.records)
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
+            self.sessions = RedisSessions(self.store, self.sessions)
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.egresses)
+        leases = SqliteLeases(self.records)
+        if settings.redis_url:
+            leases = RedisLeases(self.store, leases)
+        self.model_lists = ModelLists(self.pool, leases, settings.models_refresh)
+        self.pool.on_not_found = self.model_lists.after_not_found
         self.usage = UsageLog(self.store)
         self.activity = ActivityLog(
             RedisActivity(settings.redis_url, clock=clock)
             if settings.redis_url
-            else SqliteActivity(settings.database.with_suffix(".activity.db"), clock)
+            else SqliteActivity(self.activity_file, clock)
+        )
+        failures = RedisFailures if settings.redis_url else SqliteFailures
+        self.login_throttle = LoginThrottle(failures(settings.redis_url or self.activity_file, clock))
+        self.audit = AuditLog(
+            (RedisAudit if settings.redis_url else SqliteAudit)(settings.redis_url or self.activity_file, clock)
         )
         self.relay = Relay(
             self.pool,
@@ -57,10 +78,29 @@ class Services:
             settings.max_retry_attempts,
             functools.partial(account_label, how=settings.log_accounts),
             self.signatures,
+            self.sessions,
         )
         self.rules = active_rules(settings.translate_off)
+        self.families = settings.model_families or BUILT_IN
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+        # The first round a minute after the start (the lease keeps restarts from repeating it).
+        refresh = settings.models_refresh
+        self.background.append(Periodic("models-refresh", refresh, self.model_lists.refresh_all, min(refresh, 60)))
+        if self.client.identity.auto:
+            self.background.append(Periodic("client-version", REFRESH_EVERY, self.client.refresh_identity, delay=0))
+
+    @property
+    def activity_file(self) -> Path:
+        """Where the console's bookkeeping lives in SQLite mode: its own file beside the pool's database."""
+        return self.settings.database.with_suffix(".activity.db")
+
+    def _beside_activity(self, in_redis: Callable, in_sqlite: Callable):
+        """The console's bookkeeping (login failures, audit log) lives where the activity log does: in Redis
+        when hosts share state, so every host sees it, else in this host's activity file."""
+        if self.settings.redis_url:
+            return in_redis(self.settings.redis_url, self.clock)
+        return in_sqlite(self.activity_file, self.clock)
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

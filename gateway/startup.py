@@ -15,6 +15,7 @@ from . import __version__
 from .accounts.store import Store
 from .config import Settings, SettingsError, is_loopback, key_configured
 from .keys.store import KeyStore
+from .upstream.identity import AUTO, BUILT_IN_USER_AGENT
 
 PROBE_BYTES = 4096  # one page: enough for a full disk to refuse it
 
@@ -73,8 +74,16 @@ def database_variable(settings: Settings) -> str:
     return "GATEWAY_STATE_URL" if settings.state_url.startswith("sqlite:///") else "GATEWAY_DATA_DIR"
 
 
+def refuse_a_file(settings: Settings) -> None:
+    """A data directory that is a file: say so (mkdir would only say "File exists")."""
+    directory = settings.database.parent
+    if directory.exists() and not directory.is_dir():
+        raise SettingsError(f"{database_variable(settings)}: {directory} is not a directory")
+
+
 def make_data_dir(settings: Settings) -> None:
     """Create the database's directory (it will hold refresh tokens: owner only)."""
+    refuse_a_file(settings)
     directory = settings.database.parent
     try:
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -123,9 +132,17 @@ def log_ready(log: logging.Logger, settings: Settings, listeners: Iterable[objec
         "state": state_backend(settings),
         "accounts": accounts,
         "version": __version__,
+        "user_agent": client_identity(settings),
     }
     log.info(
-        "gateway %s serving on %s: auth %s, data dir %s, state %s, %d accounts",
-        *(fields[k] for k in ("version", "bind", "auth_mode", "data_dir", "state", "accounts")),
+        "gateway %s serving on %s: auth %s, data dir %s, state %s, %d accounts, client %s",
+        *(fields[k] for k in ("version", "bind", "auth_mode", "data_dir", "state", "accounts", "user_agent")),
         extra={"fields": fields},
     )
+
+
+def client_identity(settings: Settings) -> str:
+    """The User-Agent calls to Google start with, and where a newer one will come from."""
+    if settings.user_agent != AUTO:
+        return f"{settings.user_agent} (as configured)"
+    return f"{BUILT_IN_USER_AGENT} (auto: until {settings.client_manifest_url} names a newer release)"

@@ -41,6 +41,7 @@ class Trace:
     tokens_out: int = 0
     fallback_from: str = ""  # the model asked for, when a fallback (GATEWAY_MODEL_FALLBACKS) served instead
     key: str = ""  # who asked: a team key's name, "admin" for GATEWAY_API_KEY, "" with auth off
+    session_rotated: bool = False  # Cloud Code's session filled up: retried in a new one (accounts/sessions.py)
     started: float = field(default_factory=time.monotonic, repr=False)
     deferred: bool = field(default=False, repr=False)  # a stream: its generator finishes the trace
     charge: Callable[[int, int], None] | None = field(default=None, repr=False)  # bills a team key's tokens
@@ -59,6 +60,10 @@ class Trace:
         """A fallback model served: the log line's `model` is that one, and the pair is counted."""
         metrics.labelled(metrics.FALLBACKS, self.model, model).inc()
         self.fallback_from, self.model = self.model, model
+
+    def rotated_session(self) -> None:
+        self.session_rotated = True
+        metrics.SESSION_ROTATIONS.inc()
 
     def first_byte(self) -> None:
         if self.ttfb_ms is None:

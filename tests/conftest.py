@@ -62,6 +62,8 @@ def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, s
         GATEWAY_API_KEY=API_KEY,
         GATEWAY_AUTH_MODE="all_except_health",
         GATEWAY_WORKERS="2",
+        # The client version (GATEWAY_USER_AGENT=auto) is read from the fake too: no call leaves loopback.
+        GATEWAY_CLIENT_MANIFEST_URL=google.url + "/manifest/latest-arm64-mac.yml",
     )
     env.update(extra)
     return env

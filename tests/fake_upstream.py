@@ -23,9 +23,26 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from gateway.upstream.identity import BUILT_IN_VERSION
+
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro", "gemini-3-pro-high")
 SCOPE = "https://www.googleapis.com/auth/cloud-platform https://www.googleapis.com/auth/userinfo.email"
 INVALID_GRANT = {"error": "invalid_grant", "error_description": "Token has been expired or revoked."}
+# The OAuth clients Google knows here, id -> secret (public installed-app clients): Antigravity's, the gateway's
+# default, and gemini-cli's. Google answers a wrong one 401 invalid_client, and a refresh token issued to
+# another client 401 unauthorized_client (RFC 6749 section 5.2; see CLIENT_ERRORS in gateway/accounts/oauth.py).
+ANTIGRAVITY_CLIENT = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
+GEMINI_CLI_CLIENT = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+OAUTH_CLIENTS = {
+    ANTIGRAVITY_CLIENT: "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",
+    GEMINI_CLI_CLIENT: "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",
+}
+CLIENT_FORM = {
+    "client_id": ANTIGRAVITY_CLIENT,
+    "client_secret": OAUTH_CLIENTS[ANTIGRAVITY_CLIENT],
+}  # for tests' own calls
+INVALID_CLIENT = {"error": "invalid_client", "error_description": "Unauthorized"}
+UNAUTHORIZED_CLIENT = {"error": "unauthorized_client", "error_description": "Unauthorized"}
 
 
 def iso_after(seconds: float) -> str:
@@ -53,6 +70,8 @@ class Reply:
     delays: list | None = None  # delays[i] before event i (overrides event_delay)
     cut_after: int | None = None  # drop the connection after this many events, without ending the stream
     headers: dict = field(default_factory=dict)
+    text: str | None = None  # a plain text body (the auto-updater manifest), sent in `text_pieces` when given
+    text_pieces: int = 1  # chunks the text is sent in, `event_delay` apart (a manifest trickling in)
 
 
 @dataclass
@@ -80,6 +99,7 @@ class FakeAccount:
     revoked: bool
     expires_in: int
     models: tuple[str, ...] | None = None  # None: lists MODELS and serves any model; else only these
+    client: str = ANTIGRAVITY_CLIENT  # the OAuth client its refresh token was issued to
 
 
 class FakeGoogle:
@@ -142,6 +162,13 @@ class FakeGoogle:
             self._failing: dict[str, int | None] = {}
             self.client_gate: ClientGate | None = None  # Google's version gate on the User-Agent, when set
             self.signatures: set[str] = set()  # thought signatures the fake sent on functionCall parts
+            # The Antigravity auto-updater: GET /manifest/<name> answers manifests[name], else MANIFEST.
+            self.manifests: dict[str, Reply] = {}
+            # Google's answers about the account or its egress (v1internal-rules.md §6), set by tests:
+            self.banned: dict[str, str] = {}  # email -> appeal URL: a Terms of Service ban
+            self.geo_blocked: set[str] = set()  # emails whose egress region Google refuses ("*": every one)
+            self.session_ceiling: int | None = None  # input tokens one sessionId may accumulate (Google: 1048576)
+            self.session_tokens: defaultdict[str, int] = defaultdict(int)
         for origin in self._refused:
             self.add_origin(int(origin.rsplit(":", 1)[1]))
         self._refused = set()
@@ -156,10 +183,14 @@ class FakeGoogle:
         revoked: bool = False,
         expires_in: int = 3600,
         models: tuple[str, ...] | None = None,
+        client: str = ANTIGRAVITY_CLIENT,
     ) -> None:
-        """Register an account whose refresh token the token endpoint accepts (`models`: all it serves)."""
+        """Register an account whose refresh token the token endpoint accepts (`models`: all it serves), when
+        asked by the OAuth `client` that it was issued to."""
         with self._lock:
-            self.accounts[refresh_token] = FakeAccount(email, project, tier, onboarded, revoked, expires_in, models)
+            self.accounts[refresh_token] = FakeAccount(
+                email, project, tier, onboarded, revoked, expires_in, models, client
+            )
 
     def add_code(self, code: str, refresh_token: str) -> None:
         """An authorization code that the token endpoint exchanges for this account's refresh token."""
@@ -204,6 +235,9 @@ class FakeGoogle:
             return next((a for a in self.accounts.values() if a.email == email), None)
 
     def _token(self, form: dict, n: int) -> Reply:
+        client = form.get("client_id", "")
+        if client not in OAUTH_CLIENTS or OAUTH_CLIENTS[client] != form.get("client_secret"):
+            return Reply(401, INVALID_CLIENT)
         with self._lock:
             if form.get("grant_type") == "authorization_code" and form.get("code_verifier"):
                 refresh_token = self.codes.pop(form.get("code", ""), "")
@@ -212,6 +246,8 @@ class FakeGoogle:
             account = self.accounts.get(refresh_token)
             if account is None or account.revoked:
                 return Reply(400, INVALID_GRANT)
+            if account.client != client:
+                return Reply(401, UNAUTHORIZED_CLIENT)
             token = f"ya29.fake-{account.email}-{n}"
             self.tokens[token] = (account.email, time.time() + account.expires_in)
         body = {"access_token": token, "expires_in": account.expires_in, "token_type": "Bearer", "scope": SCOPE}
@@ -269,6 +305,19 @@ class FakeGoogle:
         return Reply(json={"name": name, "done": True, "response": {"cloudaicompanionProject": project}})
 
 
+def manifest(version: str) -> str:
+    """An electron-builder update manifest as the Antigravity hub's auto-updater serves it."""
+    return (
+        f"version: {version}\nfiles:\n  - url: Antigravity-{version}-arm64-mac.zip\n    sha512: c2hh\n"
+        f"    size: 214748364\npath: Antigravity-{version}-arm64-mac.zip\nsha512: c2hh\n"
+    )
+
+
+# What /manifest/<name> answers unless a test scripts it: the gateway's built-in release, so a gateway that
+# reads it sends what tests of other parts expect.
+MANIFEST = Reply(text=manifest(BUILT_IN_VERSION))
+
+
 def _candidate(text: str) -> dict:
     return {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP"}
 
@@ -294,6 +343,10 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, *args) -> None:  # keep test output clean
         pass
 
+    def handle(self) -> None:
+        with contextlib.suppress(ConnectionResetError):  # a client closing a kept-alive connection it abandoned
+            super().handle()
+
     def do_POST(self) -> None:
         google, url = self.google, urlsplit(self.path)
         raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -318,6 +371,8 @@ class _Handler(BaseHTTPRequestHandler):
         call = Call(method, self.command, url.path, parse_qs(url.query), dict(self.headers), body, email, origin)
         n = google._record(call)
         self.model = body.get("model", "") if isinstance(body, dict) else ""
+        if url.path.startswith("/manifest/"):  # the auto-updater: no credentials, plain YAML
+            return self._send(google.manifests.get(url.path.removeprefix("/manifest/"), MANIFEST), method, n)
         if v1internal and origin in google._failing:
             status = google._failing[origin]
             if status is None:
@@ -329,7 +384,12 @@ class _Handler(BaseHTTPRequestHandler):
             reply = Reply(401, UNAUTHENTICATED)
         elif method in GENERATE_METHODS and (refusal := schema_errors(body)):  # parsing comes first at Google
             reply = Reply(400, google_error(400, refusal, "INVALID_ARGUMENT"))
-        elif (refusal := strict_refusal(google, call) or refused_signature(google, method, body)) is not None:
+        elif refusal := (
+            account_refusal(google, call)  # the account or its egress, before what it asks
+            or strict_refusal(google, call)
+            or refused_signature(google, method, body)
+            or session_refusal(google, call)  # counts the input of what Google takes: last
+        ):
             reply = refusal
         else:
             reply = google._scripted(method, email)
@@ -349,6 +409,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(reply.status)
             for name, value in reply.headers.items():
                 self.send_header(name, value)
+            if reply.text is not None:
+                return self._send_text(reply)
             if reply.events is None:
                 body = reply.json if reply.json is not None else {}
                 payload = json.dumps(signed(self.google, body, self.model)).encode()
@@ -375,6 +437,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             with self.google._lock:
                 self.google.disconnects.append(method)
+
+    def _send_text(self, reply: Reply) -> None:
+        payload = reply.text.encode()
+        self.send_header("Content-Type", "text/yaml")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        size = -(-len(payload) // reply.text_pieces)
+        for start in range(0, len(payload), size):
+            time.sleep(reply.event_delay if start else 0)
+            self.wfile.write(payload[start : start + size])
+            self.wfile.flush()
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -479,13 +552,56 @@ def check_thinking(model: str, request: dict) -> Reply | None:
     generation = re.match(r"gemini-(\d+)", model)
     if level is not None and (model.startswith("claude-") or (generation and int(generation.group(1)) < 3)):
         return Reply(400, google_error(400, "Thinking level is not supported for this model.", "INVALID_ARGUMENT"))
-    if level is not None and model.endswith(("-high", "-low")):
+    if level is not None and generation and int(generation.group(1)) == 3 and model.endswith(("-high", "-low")):
         message = f"Thinking level {str(level).upper()} is not supported for this model."
         return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
     budget, limit = _member(thinking, "thinkingBudget"), _member(config, "maxOutputTokens")
     if model.startswith("claude-") and budget and limit is not None and limit <= budget:
         return _claude_refusal("`max_tokens` must be greater than `thinking.budget_tokens`.")
+    if re.match(r"gemini-3(\.\d+)?-flash", model) and isinstance(budget, int) and budget > 24576:
+        return _invalid(f"The thinking budget {budget} is invalid. Please choose a value between 0 and 24576.")
     return None
+
+
+def check_gemini_4(model: str, request: dict) -> Reply | None:
+    """Gemini 4 and later take thinking by level only; Neon also refuses MINIMAL, the penalties and more than one
+    candidate, and XHIGH is Neon's own level (v1internal-rules.md §6)."""
+    generation = re.match(r"gemini-(\d+)", model)
+    config = _member(request, "generationConfig") or {}
+    thinking = _member(config, "thinkingConfig") or {}
+    level = str(_member(thinking, "thinkingLevel") or "").upper().removeprefix("THINKING_LEVEL_")
+    neon = model.startswith("gemini-4-neon")
+    if generation and int(generation.group(1)) >= 4 and _member(thinking, "thinkingBudget") is not None:
+        return _invalid("thinking_budget is not supported for this model. Use thinking_level instead.")
+    if level == "XHIGH" and not neon:
+        return _invalid("Thinking level XHIGH is not supported for this model.")
+    if not neon:
+        return None
+    if level == "MINIMAL":
+        return _invalid("Thinking level MINIMAL is not supported for this model.")
+    for name in ("frequencyPenalty", "presencePenalty"):
+        if _member(config, name) is not None:
+            return _invalid(f"{_snake_name(name)} is not supported for this model.")
+    count = _member(config, "candidateCount")
+    if isinstance(count, int) and count > 1:
+        return _invalid("candidate_count > 1 is not supported for this model.")
+    return None
+
+
+def check_safety_categories(model: str, request: dict) -> Reply | None:
+    """v1internal knows no HARM_CATEGORY_CIVIC_INTEGRITY, even at OFF (v1internal-rules.md §6)."""
+    for i, setting in enumerate(_listed(request, "safetySettings")):
+        category = setting.get("category") if isinstance(setting, dict) else None
+        if category == "HARM_CATEGORY_CIVIC_INTEGRITY":
+            return _invalid(
+                f"Invalid value at 'request.safety_settings[{i}].category' "
+                f'(type.googleapis.com/google.ai.generativelanguage.v1beta.HarmCategory), "{category}"'
+            )
+    return None
+
+
+def _invalid(message: str) -> Reply:
+    return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
 
 
 def check_search_with_functions(model: str, request: dict) -> Reply | None:
@@ -511,9 +627,57 @@ GENERATE_CHECKS = (
     check_claude_tool_ids,
     check_claude_prefill,
     check_thinking,
+    check_gemini_4,
+    check_safety_categories,
     check_search_with_functions,
     check_leading_user_turn,
 )
+
+
+BAN_MESSAGE = (
+    "This service has been disabled in this account for violation of Terms of Service. "
+    "Please submit an appeal to continue using this product."
+)
+GEO_BLOCK_MESSAGE = "User location is not supported for the API use."
+
+
+def account_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """A banned account's 403 with its appeal link (automazeio/vibeproxy #335), or the geo-block of its egress
+    (Gemini models only: CLIProxyAPI #3999)."""
+    if call.method not in (*GENERATE_METHODS, "countTokens"):
+        return None
+    if call.account in google.banned:
+        error = google_error(403, BAN_MESSAGE, "PERMISSION_DENIED")
+        error["error"]["details"] = [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "TOS_VIOLATION",
+                "domain": "cloudcode-pa.googleapis.com",
+                "metadata": {"appeal_url": google.banned[call.account]},
+            }
+        ]
+        return Reply(403, error)
+    body = call.body if isinstance(call.body, dict) else {}
+    model = str(body.get("model") or (body.get("request") or {}).get("model", "")).removeprefix("models/")
+    if model.startswith("gemini-") and google.geo_blocked & {call.account, "*"}:
+        return Reply(400, google_error(400, GEO_BLOCK_MESSAGE, "FAILED_PRECONDITION"))
+    return None
+
+
+def session_refusal(google: FakeGoogle, call: Call) -> Reply | None:
+    """Cloud Code adds up the input of each request.sessionId; past the ceiling every request of that session is
+    refused (Antigravity-Manager #3411). Input counted as words of text, as the fake's countTokens does."""
+    if google.session_ceiling is None or call.method not in GENERATE_METHODS:
+        return None
+    request = call.body.get("request") or {}
+    words = sum(len(str(part.get("text", "")).split()) for _, _, _, part in _parts(request))
+    with google._lock:
+        session = str(request.get("sessionId"))
+        if google.session_tokens[session] + words > google.session_ceiling:
+            message = f"The input token count exceeds the maximum number of tokens allowed {google.session_ceiling}."
+            return Reply(400, google_error(400, message, "INVALID_ARGUMENT"))
+        google.session_tokens[session] += words
+    return None
 
 
 def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:

@@ -76,12 +76,13 @@ def test_import_onboards_a_new_free_tier_account(gateway, upstream, tmp_path):
     assert onboard.body["tierId"] == "free-tier" and "cloudaicompanionProject" not in onboard.body
 
 
-def test_revoked_token_is_stored_disabled_with_the_reason(gateway, upstream, tmp_path):
+def test_revoked_token_is_stored_disabled_with_the_reason_when_asked(gateway, upstream, tmp_path):
     upstream.add_account("rt-ok", "ok@example.com")
     upstream.add_account("rt-dead", "dead@example.com", revoked=True)
     result = gateway.cli(
         "accounts",
         "import",
+        "--keep-disabled",
         write(
             tmp_path / "a.json",
             [

@@ -8,6 +8,7 @@ from gateway.config import DEFAULT_USER_AGENT, Settings
 from gateway.upstream.client import UpstreamClient
 from gateway.upstream.errors import BadRequest, RateLimited, ServerFailed, TransportFailed
 from gateway.upstream.version_gate import ClientOutdated
+from tests.fake_upstream import CLIENT_FORM
 
 A, B = "https://a.example", "https://b.example"
 GENERATE = "/v1internal:streamGenerateContent?alt=sse"
@@ -119,7 +120,8 @@ def test_no_proxy_origins_are_reached_directly(upstream):
 def access_token(fake) -> str:
     """A live token for a new account of the fake."""
     fake.add_account("rt-a", "a@example.com")
-    grant = requests.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": "rt-a"}, timeout=5)
+    form = {"grant_type": "refresh_token", "refresh_token": "rt-a", **CLIENT_FORM}
+    grant = requests.post(fake.token_url, data=form, timeout=5)
     return grant.json()["access_token"]
 
 

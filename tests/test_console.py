@@ -193,7 +193,8 @@ def test_the_page_markup_holds_only_real_accounts_bars_and_buttons(gateway, upst
     page = session.get(gateway.url + "/console", timeout=10).text
     assert re.findall(r'data-account="([^"]*)"', page) == ["hooks@example.com"]
     assert re.findall(r'data-field="state">([^<]*)<', page) == ["active"]
-    assert sorted(re.findall(r'data-action="([^"]*)"', page)) == ["disable", "enable", "quota"]
+    # An active account's buttons: Disable (no Enable) and Fetch quota; and the create-key form, with no key yet.
+    assert sorted(re.findall(r'data-action="([^"]*)"', page)) == ["create-key", "disable", "quota"]
     assert "<meter" not in page and "<progress" not in page  # no quota fetched yet: no bar
     prototypes = session.get(gateway.url + "/console/templates", timeout=10)
     assert prototypes.status_code == 200 and 'id="account-template"' in prototypes.text

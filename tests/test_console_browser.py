@@ -138,7 +138,7 @@ def test_the_buttons_change_what_accounts_list_shows(browser, gateway, upstream,
     assert float(meter.get_attribute("value")) == 1.0
     assert accounts_by_email(gateway)[account]["quota"]["gemini-2.5-pro"]["remainingFraction"] == 1.0
     assert len(upstream.calls_to("fetchAvailableModels", account)) == 1
-    bucket = card(browser, account).find_element(By.CSS_SELECTOR, '[data-key="Gemini Pro/weekly"]')
+    bucket = card(browser, account).find_element(By.CSS_SELECTOR, '[data-item="Gemini Pro/weekly"]')
     assert "Gemini Pro · weekly" in bucket.text and "40%" in bucket.text
 
 

@@ -1,6 +1,8 @@
 """README and docs/ as a newcomer reads them: the two commands first, links that lead somewhere, examples that work."""
 
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -44,3 +46,21 @@ def test_quick_start_calls_carry_the_key():
 def test_certbot_runs_without_asking():
     (command,) = [line for line in (ROOT / "docs" / "deploy.md").read_text().splitlines() if "certbot certonly" in line]
     assert {"-n", "--agree-tos", "-m"} <= set(command.split())
+
+
+def test_the_end_of_life_sdk_keeps_its_example_and_says_why():
+    """google-generativeai's support has ended: the README says so, and why its example stays."""
+    quick = README.split("## Quick start", 1)[1]
+    assert "import google.generativeai as genai" in quick
+    note = " ".join(quick[quick.index("google-generativeai is end-of-life") :].split("\n\n", 1)[0].split())
+    assert "FutureWarning" in note and "tutorial" in note and "google-genai" in note
+
+
+def test_the_end_of_life_warning_the_readme_quotes_is_real():
+    imported = subprocess.run(
+        [sys.executable, "-W", "always", "-c", "import google.generativeai"], capture_output=True, text=True, timeout=60
+    )
+    assert imported.returncode == 0, imported.stderr
+    assert "FutureWarning" in imported.stderr and "support for the `google.generativeai` package has ended" in (
+        " ".join(imported.stderr.split())
+    )

@@ -6,7 +6,7 @@ import time
 import pytest
 import requests
 
-from tests.fake_upstream import FakeGoogle, Reply
+from tests.fake_upstream import CLIENT_FORM, GEMINI_CLI_CLIENT, FakeGoogle, Reply
 
 HELLO = {"model": "gemini-2.5-flash", "project": "proj-1", "request": {"contents": [{"parts": [{"text": "hi"}]}]}}
 
@@ -21,7 +21,7 @@ def fake():
 
 
 def token(fake: FakeGoogle, refresh_token: str = "rt-a") -> str:
-    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, "client_id": "id", "client_secret": "s"}
+    form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **CLIENT_FORM}
     response = requests.post(fake.token_url, data=form, timeout=5)
     assert response.status_code == 200, response.text
     return response.json()["access_token"]
@@ -44,9 +44,20 @@ def test_refresh_issues_new_tokens_that_all_work_and_refuses_revoked_or_unknown(
         assert info.json()["email"] == "a@example.com" and info.json()["verified_email"] is True
     fake.accounts["rt-b"].revoked = True
     for refresh_token in ("rt-b", "rt-unknown"):
-        response = requests.post(fake.token_url, data={"grant_type": "refresh_token", "refresh_token": refresh_token})
+        form = {"grant_type": "refresh_token", "refresh_token": refresh_token, **CLIENT_FORM}
+        response = requests.post(fake.token_url, data=form, timeout=5)
         assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
     assert [c.account for c in fake.calls_to("token")] == ["a@example.com", "a@example.com", "b@example.com", None]
+
+
+def test_the_token_endpoint_checks_the_oauth_client_as_google_does(fake):
+    fake.add_account("rt-cli", "cli@example.com", client=GEMINI_CLI_CLIENT)
+    refresh = {"grant_type": "refresh_token", "refresh_token": "rt-a"}
+    for client in ({}, {**CLIENT_FORM, "client_secret": "wrong"}, {**CLIENT_FORM, "client_id": "nobody"}):
+        response = requests.post(fake.token_url, data={**refresh, **client}, timeout=5)
+        assert response.status_code == 401 and response.json()["error"] == "invalid_client"
+    other = requests.post(fake.token_url, data={**refresh, "refresh_token": "rt-cli", **CLIENT_FORM}, timeout=5)
+    assert other.status_code == 401 and other.json()["error"] == "unauthorized_client"
 
 
 def test_bad_or_expired_bearer_is_401_unauthenticated(fake):

@@ -1,5 +1,6 @@
 """GET /healthz: always 200 while the process serves; "degraded", with the reason, when it cannot serve well."""
 
+import json
 import sqlite3
 import time
 
@@ -57,21 +58,23 @@ def test_a_disk_that_fills_up_degrades_health_and_requests_are_still_served(goog
             for _ in range(4):
                 assert gateway.post(GENERATE, HELLO).status_code == 200
             body = health(gateway)
-            assert body["status"] == "degraded" and str(mount) in body["reason"]
+            assert body["status"] == "degraded" and str(mount) not in body["reason"]  # public: no path
             assert "no space left" in body["reason"] or "full" in body["reason"]
             time.sleep(1.5)  # the usage flush fails too: still no error for anyone
             assert gateway.post(GENERATE, HELLO).status_code == 200
     log = gateway.log_lines()
     failures = [line["message"] for line in log if line["level"] == "error"]
-    assert failures and all(str(mount / "gateway.db") in message for message in failures), failures
+    assert failures and all(str(mount) in message for message in failures), failures  # the path: in the log
     assert not [line for line in log if "exception" in line or line.get("status") == 500]
 
 
-def test_a_database_that_cannot_be_opened_is_degraded_never_a_500(tmp_path):
+def test_a_database_that_cannot_be_opened_is_degraded_never_a_500(tmp_path, capfd):
     (tmp_path / "gateway.db").mkdir()  # no database can be opened where a directory stands
     app = create_app({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_AUTH_MODE": "off"}).test_client()
     body = app.get("/healthz").get_json()
-    assert body["status"] == "degraded" and str(tmp_path / "gateway.db") in body["reason"]
+    assert body["status"] == "degraded" and "account database" in body["reason"]
+    assert str(tmp_path) not in json.dumps(body)  # /healthz is public: the path goes to the log line only
+    assert str(tmp_path / "gateway.db") in capfd.readouterr().err  # the gateway's log lines go to stderr
     response = app.post(GENERATE, json=HELLO)
     assert response.status_code == 503 and response.get_json()["error"]["status"] == "UNAVAILABLE"
 
@@ -90,7 +93,7 @@ def test_writes_refused_during_a_request_are_kept_in_memory_and_raise_elsewhere(
             store.update(account_id, access_token="fresh", token_expiry=time.time() + 3600)
             store.set_cooldown(account_id, "m", 60, "x")
             assert store.try_lock_refresh(account_id, 30)
-        assert "full" in store.problem and str(mount / "gateway.db") in store.problem
+        assert "full" in store.problem and str(mount) not in store.problem  # /healthz shows it: no path
         assert store.get(account_id).access_token == "fresh"
         assert store.snapshot().accounts[0].access_token == "fresh"
         (mount / "filler").unlink()  # room again: the next write lands, and the gateway is healthy again

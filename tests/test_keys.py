@@ -90,6 +90,18 @@ def test_models_outside_the_patterns_are_refused_and_unlisted(keys, account):
     assert len(everything) > len(names)
 
 
+def test_a_rate_limited_key_is_told_the_model_is_forbidden_before_it_is_told_to_wait(keys, account):
+    """The 403 is permanent, the 429 passes: a client told to retry would retry what can never succeed."""
+    secret = create(keys, "limited", "--rpm", "1", "--models", "gemini-2.5-*")["key"]
+    forbidden = fresh_post(keys, OTHER_FAMILY, secret)
+    assert forbidden.status_code == 403 and forbidden.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert fresh_post(keys, GENERATE, secret).status_code == 200  # the refused request took no slot
+    assert fresh_post(keys, GENERATE, secret).status_code == 429  # the one slot is used now
+    for refused in (fresh_post(keys, OTHER_FAMILY, secret), keys.get("/v1beta/models/gemini-2.0-flash", key=secret)):
+        assert refused.status_code == 403, refused.text
+        assert "gemini-2.0-flash" in refused.json()["error"]["message"]
+
+
 def test_revoking_takes_effect_on_a_running_gateway(keys, account):
     secret = create(keys, "leaver")["key"]
     assert fresh_post(keys, GENERATE, secret).status_code == 200

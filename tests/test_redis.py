@@ -48,6 +48,30 @@ def test_a_cooldown_set_through_one_host_holds_on_the_other(shared, upstream):
     assert len(upstream.calls_to("streamGenerateContent")) == 1  # host B never called the cooling account
 
 
+def body(text: str) -> dict:
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+def test_a_cooldown_recorded_by_one_host_holds_for_the_other_hosts_very_next_pick(shared, upstream):
+    _, (a, b) = shared
+    for email in ("one@example.com", "two@example.com"):
+        add_everywhere((a, b), upstream, email)
+    calls_to_one = lambda: len(upstream.calls_to("streamGenerateContent", account="one@example.com"))  # noqa: E731
+    # Both of B's workers hold a fresh view of the shared state, with no cooldown in it.
+    for n in range(6):
+        assert b.post(GENERATE, body(f"warming conversation {n}")).status_code == 200
+    upstream.script("streamGenerateContent", Reply(status=429, json=quota_error("60s")), account="one@example.com")
+    before = calls_to_one()
+    for n in range(8):  # until A's turn reaches the account: its 429 cools it down, two@ serves
+        assert a.post(GENERATE, body(f"conversation on host a {n}")).status_code == 200
+        if calls_to_one() > before:
+            break
+    assert calls_to_one() == before + 1
+    for n in range(6):
+        assert b.post(GENERATE, body(f"conversation on host b {n}")).status_code == 200
+    assert calls_to_one() == before + 1  # B never called the cooling account
+
+
 def test_a_token_refreshed_by_one_host_serves_the_other(shared, upstream):
     _, (a, b) = shared
     add_everywhere((a, b), upstream, "tok@example.com")

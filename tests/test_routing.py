@@ -121,6 +121,19 @@ def test_fallback_chain_goes_on_to_the_next_model(routed, upstream, alice):
     assert fallback_count(routed, HIGH, FLASH) == before + 1
 
 
+def test_each_model_of_the_chain_gets_its_own_attempts(routed, upstream):
+    # GATEWAY_MAX_RETRY_ATTEMPTS is 3: four 429s spent on the first two models must not end the chain.
+    for email in ("one@example.com", "two@example.com"):
+        add_account(routed, upstream, email)
+        upstream.script("streamGenerateContent", *[Reply(status=429, json=quota_error("60s"))] * 2, account=email)
+    response = generate(routed, HIGH)
+    assert response.status_code == 200, response.text
+    assert sent_models(upstream) == [HIGH, HIGH, PRO, PRO, FLASH]
+    assert response.json()["modelVersion"] == FLASH
+    line = request_log(routed, response.headers["X-Request-Id"])
+    assert line["model"] == FLASH and line["fallback_from"] == HIGH and line["attempts"] == 5
+
+
 def test_every_model_of_the_chain_cooling_down_is_a_429(routed, upstream, alice):
     account_id = routed.store.find(alice).id
     for model in (HIGH, PRO, FLASH):

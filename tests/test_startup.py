@@ -50,6 +50,16 @@ def test_a_bad_setting_stops_the_start_with_one_line(google, tmp_path, name, val
     assert f"GATEWAY_{name}" in line and repr(value) in line
 
 
+MISSPELT = [("GATEWAY_API_KYE", "GATEWAY_API_KEY"), ("GATEWAY_WORKER", "GATEWAY_WORKERS")]
+
+
+@pytest.mark.parametrize(("typo", "meant"), MISSPELT)
+def test_a_misspelt_variable_stops_the_start_naming_the_nearest(google, tmp_path, typo, meant):
+    """GATEWAY_API_KYE would otherwise start the gateway with auth off, GATEWAY_WORKER with 2 workers."""
+    line = start_refused({**gateway_env(google, tmp_path), typo: "4"})
+    assert f"{typo} is not a setting" in line and f"did you mean {meant}?" in line
+
+
 @pytest.mark.parametrize("mode", ["auto", "all_except_health", "strict"])
 def test_a_public_bind_with_auth_on_and_no_key_is_refused(google, tmp_path, mode):
     env = gateway_env(google, tmp_path, GATEWAY_API_KEY="", GATEWAY_AUTH_MODE=mode)
@@ -61,6 +71,12 @@ def test_a_data_dir_that_cannot_be_created_is_named(google, tmp_path):
     (tmp_path / "a-file").write_text("")
     line = start_refused(gateway_env(google, tmp_path / "a-file" / "data"))
     assert "GATEWAY_DATA_DIR" in line and str(tmp_path / "a-file" / "data") in line
+
+
+def test_a_data_dir_that_is_a_file_is_not_a_directory(google, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    line = start_refused(gateway_env(google, tmp_path / "a-file"))
+    assert line == f"Error: GATEWAY_DATA_DIR: {tmp_path / 'a-file'} is not a directory\n"
 
 
 def test_a_read_only_data_dir_is_named(google, tmp_path):

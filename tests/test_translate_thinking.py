@@ -3,7 +3,8 @@
 import pytest
 
 from gateway.upstream.translate import Target
-from gateway.upstream.translate.thinking import takes_levels, thinking
+from gateway.upstream.translate.families import BUILT_IN, Family
+from gateway.upstream.translate.thinking import level_budget, thinking
 
 
 def body(thinking_config: dict, **config) -> dict:
@@ -41,9 +42,7 @@ def test_a_level_becomes_a_budget_where_the_model_takes_no_level(model, level, b
 
 
 def test_low_never_goes_below_its_floor():
-    from gateway.upstream.translate.thinking import Family, level_budget
-
-    small = Family("x", 8000, 1, True, 65536)
+    small = Family(("x",), budget=(1, 8000))
     assert level_budget("LOW", small) == 4096 and level_budget("MEDIUM", small) == 8000  # min(cap, 8192)
     assert level_budget("THINKING_LEVEL_UNSPECIFIED", small) is None
 
@@ -54,6 +53,9 @@ def test_gemini_3_ids_without_a_level_suffix_keep_the_level(model):
 
 
 def test_which_models_take_levels():
+    def takes_levels(model: str) -> bool:
+        return BUILT_IN(model).thinking != "budget"
+
     assert takes_levels("gemini-3-pro-preview") and takes_levels("gemini-10-ultra")
     assert not any(map(takes_levels, ["gemini-3-pro-high", "gemini-2.5-pro", "claude-sonnet-4-6", "gpt-oss"]))
 

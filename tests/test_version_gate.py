@@ -6,10 +6,11 @@ import pytest
 
 from gateway.upstream import version_gate
 from gateway.upstream.errors import BadRequest, classify
+from gateway.upstream.identity import BUILT_IN_USER_AGENT
 from gateway.upstream.version_gate import ClientOutdated, gate, version
 
 REFUSAL = "This version of Antigravity is no longer supported. Please update to receive the latest features!"
-OLD, CURRENT = "antigravity/1.11.5 windows/amd64", "antigravity/2.9.1 darwin/arm64"
+OLD, CURRENT = "antigravity/1.11.5 windows/amd64", "antigravity/hub/2.9.1 darwin/arm64"
 
 
 def google(code: int, message: str, status: str) -> str:
@@ -65,8 +66,9 @@ def test_versions_in_both_user_agent_shapes():
     assert version("antigravity") == (0,)
 
 
-def test_the_message_does_not_suggest_the_default_that_was_just_refused():
-    refused = classify(400, google(400, REFUSAL, "INVALID_ARGUMENT"))
-    assert CURRENT in gate(refused, OLD).message
-    message = gate(refused, CURRENT).message
-    assert "built-in default is outdated" in message and message.count(CURRENT) == 1
+def test_the_message_says_to_set_a_current_release_or_leave_auto():
+    message = gate(classify(400, google(400, REFUSAL, "INVALID_ARGUMENT")), OLD).message
+    assert BUILT_IN_USER_AGENT in message and "antigravity/hub/<version>" in message
+    assert "`auto`" in message and "GATEWAY_CLIENT_MANIFEST_URL" in message
+    message = gate(classify(400, google(400, REFUSAL, "INVALID_ARGUMENT")), BUILT_IN_USER_AGENT).message
+    assert "built-in one is outdated" in message and message.count(BUILT_IN_USER_AGENT) == 1

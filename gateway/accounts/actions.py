@@ -13,7 +13,8 @@ from .store import Account
 def set_enabled(pool: Pool, account: Account, enabled: bool) -> None:
     """Put an account back into service, or take it out without forgetting it."""
     reason = "" if enabled else "disabled by the operator"
-    pool.store.update(account.id, enabled=int(enabled), disabled_reason=reason)
+    appeal = {"appeal_url": ""} if enabled else {}  # back in service: a ban's appeal link is history
+    pool.store.update(account.id, enabled=int(enabled), disabled_reason=reason, **appeal)
 
 
 def fetch_quota(pool: Pool, account: Account) -> str:

@@ -17,6 +17,7 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings
 from ..upstream.client import UpstreamClient, new_session
 from ..upstream.errors import proxy_name
+from ..upstream.identity import ClientIdentity
 from .oauth import OAuth
 from .store import Account
 
@@ -102,9 +103,10 @@ class Route:
 class Egresses:
     """One Route per distinct egress, made on first use and kept for the worker's life (pools reused)."""
 
-    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK, identity: ClientIdentity | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.identity = identity or ClientIdentity(settings.user_agent, settings.client_manifest_url)  # one for all
         self.default = self._route(None)
         self._routes: dict[str, Route] = {}
         self._lock = threading.Lock()
@@ -125,7 +127,7 @@ class Egresses:
         return route
 
     def _route(self, proxy: str | None) -> Route:
-        session = new_session(self.settings.ca_bundle)
+        session = new_session(self.settings.ca_bundle, self.settings.worker_connections)
         if proxy is None:
             routing = None  # the settings' own: GATEWAY_UPSTREAM_PROXY, or the environment's with NO_PROXY
             name = shown(self.settings.upstream_proxies.get("https") or self.settings.upstream_proxies.get("http"))
@@ -133,7 +135,7 @@ class Egresses:
             routing = {} if proxy == DIRECT else {"http": proxy, "https": proxy}
             name = shown(proxy)
         return Route(
-            UpstreamClient(self.settings, session, self.clock, routing),
+            UpstreamClient(self.settings, session, self.clock, self.identity, routing),
             OAuth(self.settings, session, self.clock, routing),
             name,
         )

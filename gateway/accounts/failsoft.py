@@ -113,11 +113,12 @@ class FailSoft:
         return True if result is None else result
 
     def _failed(self, error: sqlite3.Error) -> None:
-        self.problem = f"the database {self.store.path} fails: {error}"
+        # /healthz is public: its reason names the problem; where it lies (the path) goes to the log only.
+        self.problem = f"the account database fails: {error}"
         now = time.monotonic()
         if self.problem != self._logged[1] or now - self._logged[0] > LOG_EVERY:
             self._logged = (now, self.problem)
-            log.error("%s; serving from what it still reads", self.problem)
+            log.error("the database %s fails: %s; serving from what it still reads", self.store.path, error)
 
     # ---- what the database refused, laid over what it holds ----
 
@@ -139,8 +140,9 @@ class FailSoft:
         return replace(account, **newer)
 
 
-def storage_problem(database: Path) -> str:
-    """Why the database cannot take writes now, seen from outside SQLite; "" when nothing is wrong.
+def storage_problem(database: Path) -> tuple[str, Path | None]:
+    """Why the database cannot take writes now, seen from outside SQLite, and the path it concerns (for the
+    log: the reason is for the public /healthz and names no path); ("", None) when nothing is wrong.
 
     Cheap (a statvfs and two access checks), so /healthz notices a full or read-only disk before a write
     has to fail on it."""
@@ -148,11 +150,22 @@ def storage_problem(database: Path) -> str:
     try:
         stats = os.statvfs(directory)
     except OSError as exc:
-        return f"the data directory {directory} cannot be reached: {exc.strerror}"
+        return f"the data directory cannot be reached: {exc.strerror}", directory
     if stats.f_flag & os.ST_RDONLY:
-        return f"the data directory {directory} is on a read-only file system"
+        return "the data directory is on a read-only file system", directory
     if stats.f_bavail == 0:
-        return f"no space left on the device holding {directory}"
+        return "no space left on the device holding the data directory", directory
     if not os.access(directory, os.W_OK) or (database.exists() and not os.access(database, os.W_OK)):
-        return f"the database {database} is not writable"
-    return ""
+        return "the account database is not writable", database
+    return "", None
+
+
+def log_storage_problem(reason: str, where: Path | None) -> None:
+    """The storage problem /healthz reports, with its path, at most once a LOG_EVERY per reason."""
+    now = time.monotonic()
+    if where is not None and now - _storage_logged.get(reason, -LOG_EVERY) >= LOG_EVERY:
+        _storage_logged[reason] = now
+        log.error("%s: %s", reason, where)
+
+
+_storage_logged: dict[str, float] = {}

@@ -44,14 +44,15 @@ def read_credentials(path: Path) -> list[Credential]:
         files = sorted((path / "accounts").glob("*.json"))
         if not files:
             raise ImportFormatError(f"{path} has no accounts/*.json; expected {FORMATS}")
-        return [_credential(_load(file), file) for file in files]
+        return [_credential(_load(file), str(file)) for file in files]
     payload = _load(path)
     if isinstance(payload, dict) and isinstance(payload.get("accounts"), list):
         payload = payload["accounts"]
-    entries = payload if isinstance(payload, list) else [payload]
-    if not entries:
+    if not isinstance(payload, list):
+        return [_credential(payload, str(path))]
+    if not payload:
         raise ImportFormatError(f"{path} holds no accounts: its list is empty")
-    return [_credential(entry, path) for entry in entries]
+    return [_credential(entry, f"{path}: entry {number}") for number, entry in enumerate(payload, 1)]
 
 
 def _load(path: Path) -> object:
@@ -60,18 +61,25 @@ def _load(path: Path) -> object:
         return json.loads(path.read_text(encoding="utf-8-sig"))
     except OSError as exc:
         raise ImportFormatError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, UnicodeDecodeError):
-        raise ImportFormatError(f"{path} is not JSON; expected {FORMATS}") from None
+    except json.JSONDecodeError as exc:
+        raise ImportFormatError(
+            f"{path} is not JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}); expected {FORMATS}"
+        ) from None
+    except UnicodeDecodeError:
+        raise ImportFormatError(f"{path} is not JSON (not UTF-8 text); expected {FORMATS}") from None
 
 
-def _credential(entry: object, source: Path) -> Credential:
-    if isinstance(entry, dict):
-        token = entry.get("token") if isinstance(entry.get("token"), dict) else entry
-        refresh = token.get("refresh_token") or token.get("refreshToken")
-        if isinstance(refresh, str) and refresh:
-            email = entry.get("email") or token.get("email") or ""
-            return Credential(refresh, str(email), str(token.get("project_id") or ""))
-    raise ImportFormatError(f"{source}: an entry has no refresh_token; expected {FORMATS}")
+def _credential(entry: object, where: str) -> Credential:
+    """The credential in one entry; `where` names the entry (file, and number in a list) for errors."""
+    if not isinstance(entry, dict):
+        raise ImportFormatError(f"{where} has no refresh_token (it is not an object); expected {FORMATS}")
+    token = entry.get("token") if isinstance(entry.get("token"), dict) else entry
+    refresh = token.get("refresh_token") or token.get("refreshToken")
+    email = str(entry.get("email") or token.get("email") or "")
+    if not isinstance(refresh, str) or not refresh:
+        named = f" ({email})" if email else ""
+        raise ImportFormatError(f"{where}{named} has no refresh_token; expected {FORMATS}")
+    return Credential(refresh, email, str(token.get("project_id") or ""))
 
 
 def enroll(

@@ -11,6 +11,17 @@ from ..config import Settings, bypasses_proxy
 from ..upstream.errors import RouteFailed, proxy_refused, transport_failure
 
 TIMEOUT = (10, 30)
+CLIENT_VARIABLES = "GATEWAY_OAUTH_CLIENT_ID and GATEWAY_OAUTH_CLIENT_SECRET"
+# What the token endpoint's client errors (RFC 6749 section 5.2) mean to an operator. Evidence: a wrong secret
+# or unknown client id answers 401 invalid_client "Unauthorized" (insanum/gcalcli#814); a refresh token issued
+# to another client answers unauthorized_client (prasmussen/gdrive#375: fixed by that token's own client).
+CLIENT_ERRORS = {
+    "invalid_client": f"Google does not accept the OAuth client; check {CLIENT_VARIABLES}",
+    "unauthorized_client": (
+        "the token was issued to another OAuth client (gemini-cli's oauth_creds.json: gemini-cli's client); "
+        f"set {CLIENT_VARIABLES} to that client's"
+    ),
+}
 
 
 class OAuthError(Exception):
@@ -96,7 +107,8 @@ class OAuth:
         message = f"{error}: {payload.get('error_description', '')}".strip(": ")
         if error == "invalid_grant":
             raise InvalidGrant(message)
-        raise OAuthError(f"token request failed ({message})")
+        hint = CLIENT_ERRORS.get(error)
+        raise OAuthError(f"token request failed ({message})" + (f": {hint}" if hint else ""))
 
     def email(self, access_token: str) -> str:
         """The account's email address, from the userinfo endpoint."""

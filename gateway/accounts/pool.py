@@ -8,11 +8,12 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime
 
 from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
-from ..upstream.errors import AuthFailed, Forbidden, RateLimited, RouteFailed, UpstreamError
+from ..upstream.errors import AuthFailed, Banned, Forbidden, RateLimited, RouteFailed, UpstreamError
 from ..upstream.version_gate import ClientOutdated
 from .egress import Egresses
 from .oauth import InvalidGrant, OAuthError, RouteBroken
@@ -71,6 +72,8 @@ class Pool:
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._turn = itertools.count()
         self._order, self._ordered = Order(()), ()
+        # What to do when an account answers 404 for a model it lists (model_lists.ModelLists re-reads the list).
+        self.on_not_found: Callable[[Account, str], None] | None = None
 
     def pick(
         self, model: str, session: str | None, excluded: set[tuple[int, str]], fallbacks: tuple[str, ...] = ()
@@ -206,11 +209,22 @@ class Pool:
             seconds = error.retry_after if error.retry_after is not None else BACKOFF[min(strikes, 4)]
             self.store.set_cooldown(account.id, model, max(seconds, 1.0), error.reason or error.status)
             error.retry_after = seconds  # what the client is told if no other account answers
+        elif isinstance(error, Banned):  # a Terms of Service ban: out until its owner's appeal succeeds
+            log.warning("account %d is banned by Google; its appeal form: %s", account.id, error.appeal_url)
+            self.store.update(
+                account.id, enabled=0, disabled_reason=f"banned: {error.message}", appeal_url=error.appeal_url
+            )
         elif isinstance(error, Forbidden):
             reason = f"{error.status} (403): {error.message}"
             self.store.update(account.id, enabled=0, disabled_reason=f"{reason} {error.link}".strip())
         elif isinstance(error, AuthFailed):
             self.store.set_cooldown(account.id, ACCOUNT_WIDE, AUTH_COOLDOWN, "UNAUTHENTICATED")
+        elif error.code == 404 and self.on_not_found is not None:
+            self.on_not_found(account, model)
+
+    def geo_blocked(self, account: Account) -> None:
+        """Note when Google refused the account's egress region: shown to the operator, never a bench."""
+        self.store.update(account.id, last_geo_block=self.store.clock())
 
     def succeeded(self, account: Account, model: str, snapshot: Snapshot) -> None:
         """Forget past strikes, only when the snapshot it was picked from shows some: no write otherwise."""

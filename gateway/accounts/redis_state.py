@@ -4,6 +4,9 @@ What changes fast and must be seen by every host lives in Redis: cooldowns, acce
 lock, accounts disabled by a failure, usage counters. Keys are by email, since each host numbers its
 SQLite rows itself. When Redis is unreachable the host keeps serving from its local SQLite view (every
 write goes there too), logs one warning, and tries Redis again a few seconds later.
+
+A process reads the shared state once and keeps that view until a change is announced (redis_changes): a write
+that a pick reads is announced before the answer that caused it leaves, so every host's next pick sees it.
 """
 
 from __future__ import annotations
@@ -16,21 +19,26 @@ from dataclasses import replace
 
 import redis
 
+from . import sentinel
+from .redis_changes import Changes, announce
 from .store import Account, Cooldown, Snapshot, Store, Tally
 
 log = logging.getLogger(__name__)
 PREFIX = "gateway:"
 RETRY_AFTER = 3.0  # seconds between attempts to reach Redis again once it failed
-# How long this process may serve from its last read of the shared state: other hosts' cooldowns, tokens and
-# disablings are seen up to this late (at worst one more 429 from Google, which then benches the account here
-# too); this host's own changes are seen at once. Saves a Redis round trip on nearly every request.
+# The longest this process keeps a view of the shared state while no change is announced: a backstop only
+# (announcements make every change visible at the next pick); saves a Redis round trip on nearly every request.
 SHARED_VIEW_TTL = 1.0
 SEP = "\x1f"
 
 
 def connect(url: str) -> redis.Redis:
-    """A client for the shared Redis: short timeouts, so an outage costs a request half a second, not a hang."""
-    return redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+    """A client for the shared Redis (or the master Sentinel names): short timeouts, so an outage costs a request
+    half a second, not a hang."""
+    timeouts = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5}
+    if url.startswith(sentinel.SCHEMES):
+        return sentinel.master(url, timeouts)
+    return redis.Redis.from_url(url, **timeouts)
 
 
 class RedisState:
@@ -39,6 +47,7 @@ class RedisState:
     def __init__(self, url: str, local: Store) -> None:
         self.local = local
         self.redis = connect(url)
+        self.changes = Changes(self.redis)
         self.owner = uuid.uuid4().hex  # this process, as holder of refresh locks
         self._down_until = 0.0
         self._view: tuple[Snapshot, float, Snapshot] | None = None  # (local snapshot, read until, merged)
@@ -72,8 +81,10 @@ class RedisState:
     def snapshot(self) -> Snapshot:
         local = self.local.snapshot()
         now = time.monotonic()
+        # Looked at first, so that an announcement arriving during the read below is seen by the next call.
+        quiet = not self.degraded and self.changes.quiet()
         # Any write on this host (every write goes to SQLite too) makes a new local snapshot: read Redis again.
-        if self._view and self._view[0] is local and self._view[1] > now:
+        if quiet and self._view and self._view[0] is local and self._view[1] > now:
             return self._view[2]
         merged = self._merge(local)
         self._view = (local, now + SHARED_VIEW_TTL, merged) if merged is not local else None
@@ -87,6 +98,8 @@ class RedisState:
             pipe = r.pipeline(transaction=False)
             pipe.hgetall(PREFIX + "cooldowns")
             pipe.hgetall(PREFIX + "disabled")
+            pipe.hgetall(PREFIX + "appeals")
+            pipe.hgetall(PREFIX + "geo_blocks")
             for email in emails:
                 pipe.hmget(PREFIX + "token:" + email, "access_token", "token_expiry")
             return pipe.execute()
@@ -94,10 +107,10 @@ class RedisState:
         shared = self._shared(read)
         if shared is None:
             return local
-        cooldowns_raw, disabled, *tokens = shared
+        cooldowns_raw, disabled, appeals, geo_blocks, *tokens = shared
         by_email = {a.email: a for a in local.accounts}
         accounts = tuple(
-            _merged(account, token, disabled.get(account.email.encode()))
+            _answered(_merged(account, token, disabled.get(account.email.encode())), appeals, geo_blocks)
             for account, token in zip(local.accounts, tokens, strict=True)
         )
         cooldowns = dict(local.cooldowns)
@@ -142,7 +155,16 @@ class RedisState:
                     pipe.hdel(PREFIX + "disabled", account.email)
                 else:
                     pipe.hset(PREFIX + "disabled", account.email, account.disabled_reason or "disabled")
+            if "appeal_url" in fields:
+                if account.appeal_url:
+                    pipe.hset(PREFIX + "appeals", account.email, account.appeal_url)
+                else:
+                    pipe.hdel(PREFIX + "appeals", account.email)
+            if "last_geo_block" in fields:
+                pipe.hset(PREFIX + "geo_blocks", account.email, account.last_geo_block)
             pipe.execute()
+            if "access_token" in fields or "enabled" in fields:  # what picks read
+                announce(r)
 
         self._shared(write)
 
@@ -156,13 +178,14 @@ class RedisState:
             strikes = json.loads(old)["strikes"] + 1 if old else 1
             value = {"until": self.local.clock() + seconds, "reason": reason, "strikes": strikes}
             r.hset(PREFIX + "cooldowns", field, json.dumps(value))
+            announce(r)  # before the 429 that caused it is answered
 
         self._shared(write)
 
     def clear_cooldown(self, account_id: int, model: str) -> None:
         self.local.clear_cooldown(account_id, model)
         account = self.local.get(account_id)
-        self._shared(lambda r: r.hdel(PREFIX + "cooldowns", f"{account.email}{SEP}{model}"))
+        self._shared(lambda r: r.hdel(PREFIX + "cooldowns", f"{account.email}{SEP}{model}") and announce(r))
 
     def try_lock_refresh(self, account_id: int, seconds: float) -> bool:
         """One refresh per account across every host: SET NX with an expiry, so a dead holder's lock lapses."""
@@ -220,6 +243,16 @@ class RedisState:
 
         shared = self._shared(read)
         return shared if shared is not None else [dict(row) for row in self.local.usage()]
+
+
+def _answered(account: Account, appeals: dict, geo_blocks: dict) -> Account:
+    """The record with a ban's appeal link and the last geo-block that another host may have seen."""
+    appeal, geo_block = appeals.get(account.email.encode()), geo_blocks.get(account.email.encode())
+    if appeal is not None and not account.enabled:
+        account = replace(account, appeal_url=appeal.decode())
+    if geo_block is not None and float(geo_block) > account.last_geo_block:
+        account = replace(account, last_geo_block=float(geo_block))
+    return account
 
 
 def _merged(account: Account, token: list | tuple | None, disabled: bytes | None) -> Account:

@@ -36,6 +36,8 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
         "email": account.email,
         "state": snapshot.state(account, now),
         "disabled_reason": account.disabled_reason,
+        "appeal_url": account.appeal_url or None,  # a ban's appeal form (disabled_reason "banned: …")
+        "last_geo_block": iso(account.last_geo_block) if account.last_geo_block else None,
         "project": account.project,
         "tier": account.tier,
         "proxy": mask(account.proxy),  # null: GATEWAY_UPSTREAM_PROXY; "none": direct; credentials as ***
@@ -59,13 +61,25 @@ def summary_line(row: dict) -> str:
         state += f" ({row['disabled_reason']})"
     for cooldown in row["cooldowns"]:
         state += f" [{cooldown['model']} until {cooldown['until']}]"
-    requests = sum(u["requests"] for u in row["usage"].values())
-    failures = sum(sum(u["failures"].values()) for u in row["usage"].values())
+    if row["appeal_url"]:
+        state += f" appeal={row['appeal_url']}"
+    if row["last_geo_block"]:
+        state += f" last_geo_block={row['last_geo_block']}"
+    upstream = upstream_totals(row)
     return (
         f"{row['id']:>3}  {row['email']}  {state}  project={row['project'] or '-'}  tier={row['tier'] or '-'}  "
         f"proxy={row['proxy'] or 'default'}  "
-        f"requests={requests} failed={failures} last_used={row['last_used'] or 'never'}"
+        f"upstream_requests={upstream['requests']} upstream_failed={upstream['failures']} "
+        f"last_used={row['last_used'] or 'never'}"
     )
+
+
+def upstream_totals(row: dict) -> dict[str, int]:
+    """The calls made to Google with this account, and how many failed, since it was added: one client
+    request that failed over counts on each account it tried (the console's client requests count it once,
+    on the account that answered). The CLI and the console both call these "upstream requests"."""
+    usage = row["usage"].values()
+    return {"requests": sum(u["requests"] for u in usage), "failures": sum(sum(u["failures"].values()) for u in usage)}
 
 
 def quota_lines(row: dict) -> list[str]:

@@ -17,7 +17,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Protocol
 
-from .store import Store
+from .store import OwnTable, Store
 
 if TYPE_CHECKING:
     from .redis_state import RedisState
@@ -89,7 +89,7 @@ class Signatures(Protocol):
         """The signatures known for these keys; {} when the shared state cannot be read."""
 
 
-class SqliteSignatures:
+class SqliteSignatures(OwnTable):
     """A table in the store's database, through the store's own connection (one per process)."""
 
     SCHEMA = """
@@ -100,16 +100,8 @@ class SqliteSignatures:
     """
 
     def __init__(self, store: Store, ttl: float = TTL, limit: int = LIMIT) -> None:
-        self.store, self.ttl, self.limit = store, ttl, limit
-        self._ready: sqlite3.Connection | None = None
-
-    @property
-    def conn(self) -> sqlite3.Connection:
-        conn = self.store.conn  # a new one after a fork
-        if conn is not self._ready:
-            conn.executescript(self.SCHEMA)
-            self._ready = conn
-        return conn
+        super().__init__(store)
+        self.ttl, self.limit = ttl, limit
 
     def remember(self, signatures: dict[str, str]) -> None:
         if not signatures:

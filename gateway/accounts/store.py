@@ -70,12 +70,18 @@ CREATE TRIGGER IF NOT EXISTS accounts_update_2 AFTER UPDATE OF {SNAPSHOT_COLUMNS
 CREATE TRIGGER IF NOT EXISTS cooldowns_insert AFTER INSERT ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS cooldowns_delete AFTER DELETE ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS cooldowns_update AFTER UPDATE ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
+CREATE TRIGGER IF NOT EXISTS accounts_answers AFTER UPDATE OF appeal_url, last_geo_block ON accounts
+    BEGIN UPDATE generation SET n = n + 1; END;
 """
 ACCOUNT_WIDE = "*"  # the cooldown model key that benches an account for every model
 JSON_FIELDS = ("models", "quota_groups")
 # Columns added after a database may have been created: (name, definition).
-# `proxy`: NULL = GATEWAY_UPSTREAM_PROXY, "none" = direct, else a proxy URL (accounts/egress.py).
-ADDED_COLUMNS = (("quota_groups", "TEXT NOT NULL DEFAULT '[]'"), ("proxy", "TEXT"))
+ADDED_COLUMNS = (
+    ("quota_groups", "TEXT NOT NULL DEFAULT '[]'"),
+    ("appeal_url", "TEXT NOT NULL DEFAULT ''"),  # a Terms of Service ban's appeal form
+    ("last_geo_block", "REAL NOT NULL DEFAULT 0"),  # when Google last refused the account's egress region
+    ("proxy", "TEXT"),  # NULL = GATEWAY_UPSTREAM_PROXY, "none" = direct, else a proxy URL (accounts/egress.py)
+)
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,8 @@ class Account:
     last_used: float
     quota_groups: list = field(default_factory=list)  # retrieveUserQuotaSummary: 5-hour and weekly buckets
     proxy: str | None = field(default=None, repr=False)  # its egress (may hold credentials): accounts/egress.py
+    appeal_url: str = ""  # set with a ban (disabled_reason "banned: …"): where the owner appeals it
+    last_geo_block: float = 0.0  # the last "User location is not supported" answer to it (its egress's fault)
 
 
 @dataclass(frozen=True)
@@ -315,6 +323,24 @@ class Store:
         return True
 
 
+class OwnTable:
+    """A table of a part's own in the store's database (its SCHEMA), through the store's connection."""
+
+    SCHEMA = ""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._ready: sqlite3.Connection | None = None
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = self.store.conn  # one per process: a new one after a fork
+        if conn is not self._ready:
+            conn.executescript(self.SCHEMA)
+            self._ready = conn
+        return conn
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -360,4 +386,6 @@ def _account(row: sqlite3.Row) -> Account:
         last_used=row["last_used"],
         quota_groups=json.loads(row["quota_groups"] or "[]"),
         proxy=row["proxy"],
+        appeal_url=row["appeal_url"],
+        last_geo_block=row["last_geo_block"],
     )

@@ -13,6 +13,7 @@ from ..schemas import parse_json, validate_body
 from ..services import services
 from ..upstream.translate import translate
 from ..upstream.translate.suffixes import bare_model
+from ..upstream.translate.thinking import requested_level
 from .body import PIECE, let_streams_run, read_body, written_in_pieces
 from .target import check_method, resolve, split_target
 
@@ -25,15 +26,16 @@ def model_method(target: str) -> Response:
     check_method(method)
     gateway = services()
     catalog = gateway.catalog  # read once: each read checks whether the accounts changed
-    upstream_model = resolve(catalog, model, method)  # aliases applied, once, before translation
-    check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
-    trace = g.trace
-    trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     raw = read_body()
     body = parse_json(raw)
     large = len(raw) > PIECE
     if large:
         let_streams_run()  # after one long step (parsing)
+    # Aliases applied, once, before translation; the body's thinking level picks a tiered id's tier.
+    upstream_model = resolve(catalog, model, method, requested_level(body, gateway.families(model)))
+    check_model(upstream_model)  # what would be served, so an alias cannot reach a model the key may not use
+    trace = g.trace
+    trace.model, trace.stream = upstream_model, method == "streamGenerateContent"
     if method == "countTokens":
         trace.model = bare_model(upstream_model)
         return gateway.relay.count_tokens(trace.model, validate_body("countTokens", body), trace)
@@ -41,7 +43,9 @@ def model_method(target: str) -> Response:
     session = fingerprint(body)  # the conversation: its account, and the thought signatures relayed in it
     # Each fallback gets its own translation of the body as the client sent it, so this comes first.
     names = catalog.fallbacks(upstream_model)
-    own = functools.partial(translate, rules=gateway.rules, session=session, signatures=gateway.signatures)
+    own = functools.partial(
+        translate, rules=gateway.rules, session=session, signatures=gateway.signatures, families=gateway.families
+    )
     fallbacks = fallbacks_for(body, names, own)
     trace.model = upstream_model = own(body, upstream_model)  # the model actually sent
     if large:

@@ -6,7 +6,7 @@ from collections import Counter
 
 from flask import Blueprint, Response
 
-from ..accounts.failsoft import storage_problem
+from ..accounts.failsoft import log_storage_problem, storage_problem
 from ..accounts.store import Snapshot
 from ..errors import GatewayError, json_response
 from ..services import services
@@ -24,9 +24,11 @@ def healthz() -> Response:
         snapshot = None
     now = gateway.clock()
     states = Counter(snapshot.state(account, now) for account in snapshot.accounts) if snapshot else Counter()
+    storage, where = storage_problem(gateway.settings.database)  # what any worker's next write would meet
+    log_storage_problem(storage, where)
     reasons = [
         gateway.records.problem,  # what this worker's last database access met
-        storage_problem(gateway.settings.database),  # what any worker's next write would meet
+        storage,
         _pool_problem(snapshot, states) if snapshot else "",
     ]
     reason = "; ".join(r for r in reasons if r)
@@ -36,6 +38,7 @@ def healthz() -> Response:
             "status": "degraded" if reason else "ok",
             **({"reason": reason} if reason else {}),
             "shared_state": gateway.store.shared_state,
+            "client_version": gateway.client.user_agent,  # what calls to Google carry (GATEWAY_USER_AGENT)
             "accounts": {
                 "usable": states["active"],
                 "cooling": states["cooling"],

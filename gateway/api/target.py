@@ -45,12 +45,12 @@ def check_model_id(model: str) -> str:
     return model
 
 
-def resolve(catalog: Catalog, model: str, method: str = "generateContent") -> str:
+def resolve(catalog: Catalog, model: str, method: str = "generateContent", level: str | None = None) -> str:
     """The upstream id for a client model id, or Google's 404.
 
     Settings written as suffixes (`-online`, `-16x9-4k` on image models) ride on the resolved id, for
-    translation to read and strip (Catalog.serve)."""
-    upstream = catalog.serve(check_model_id(model))
+    translation to read and strip (Catalog.serve); `level`, the thinking level asked for, picks a tier."""
+    upstream = catalog.serve(check_model_id(model), level)
     if upstream is None:
         alias = catalog.aliases.resolve(model)
         via = f" (GATEWAY_MODEL_ALIASES sends it to {alias}, which no account serves)" if alias != model else ""

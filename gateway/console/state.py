@@ -1,14 +1,19 @@
 """What the console shows, as one JSON document: the pool as `gateway accounts list` sees it, usage of
-the last 24 hours, and the last requests. Never a token or a key: the account rows are those of
-`accounts list --json`, and the requests are the ones the activity log keeps."""
+the last 24 hours, the last requests, the team keys and the audit log. Never a token or a key: the account
+rows are those of `accounts list --json`, the keys those of `keys list --json` (a key's prefix, never the
+key), and the requests are the ones the activity log keeps."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
 
-from ..accounts.report import describe_all
+from ..accounts.report import describe_all, upstream_totals
 from ..activity import COUNTS, HOURS
+from ..keys.manage import describe_all as describe_keys
+from ..keys.manage import limits
 from ..services import Services
+
+AUDIT_SHOWN = 50  # the audit log's last entries on the page; `gateway audit` shows them all
 
 
 def pool_state(gateway: Services, now: float) -> dict:
@@ -18,15 +23,22 @@ def pool_state(gateway: Services, now: float) -> dict:
     per_account = _summed(hourly, "account")
     for account in accounts:
         account["usage_24h"] = per_account.get(account["email"], _zero())
+        account["upstream"] = upstream_totals(account)
+        del account["usage"]  # per model, the largest part of a row, and the page shows only its totals
     states = Counter(account["state"] for account in accounts)
     totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
     return {
         "now": now,
+        "client_version": gateway.client.user_agent,
         "accounts": accounts,
         "totals": {"accounts": len(accounts), **{s: states[s] for s in ("active", "cooling", "disabled")}, **totals},
-        "models_24h": [{"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items())],
+        "models_24h": [
+            {"model": model, **counts} for model, counts in sorted(_summed(hourly, "model").items()) if model
+        ],
         "hours": _by_hour(hourly, int(now // 3600)),
         "recent": gateway.activity.recent(),
+        "keys": [key | {"limits": "  ".join(limits(key)) or "none"} for key in describe_keys(gateway.keys.backend)],
+        "audit": gateway.audit.newest(AUDIT_SHOWN),
     }
 
 

@@ -7,12 +7,17 @@ import dataclasses
 from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
 
 from ..accounts.actions import fetch_quota, set_enabled
-from ..accounts.report import describe_all
+from ..accounts.report import describe_all, iso
+from ..audit import console_actor
 from ..config import Settings
 from ..errors import GatewayError, json_response
+from ..keys.manage import find, issue, revoke
+from ..keys.store import NameTaken
 from ..services import services
 from . import access
+from .forms import key_options
 from .state import pool_state, with_egress
+from .throttle import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
 
@@ -71,6 +76,12 @@ def _authorized() -> bool:
     return access.authorized(_settings(), g.console_session)
 
 
+@bp.app_template_filter("utc")
+def utc(timestamp: float) -> str:
+    """Epoch seconds as the CLI prints times (UTC, ISO 8601); the page adds the local time on hover."""
+    return iso(timestamp)
+
+
 @bp.get("")
 def page() -> Response | str:
     if not _authorized():
@@ -98,13 +109,20 @@ def login() -> Response | str:
 
 
 @bp.post("/login")
-def login_submit() -> Response | tuple[str, int]:
+def login_submit() -> Response | tuple:
     settings = _settings()
     if settings.auth_mode == "off":
         return redirect(url_for("console.page"), 303)
+    throttle, address = services().login_throttle, client_address(settings.forwarded_allow_ips)
+    wait = throttle.retry_after(address)
+    if wait:
+        page = render_template("login.html", csrf=access.csrf_token(settings, _session()), wait=wait)
+        return page, 429, {"Retry-After": str(wait)}
     if not access.admin_key_matches(settings, request.form.get("key", "")):
+        throttle.failed(address)
         page = render_template("login.html", csrf=access.csrf_token(settings, _session()), failed=True)
         return page, 401
+    throttle.succeeded(address)
     g.new_console_session = access.new_session(admin=True)  # a new id: nothing from before the login carries over
     return redirect(url_for("console.page"), 303)
 
@@ -145,10 +163,47 @@ def account_action(account_id: int, action: str) -> Response:
         error = fetch_quota(gateway.pool, account)
     else:
         set_enabled(gateway.pool, account, action == "enable")
+    gateway.audit.record(_actor(), f"accounts {action}", account.email)
     if request.accept_mimetypes.best != "application/json":
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
     row = next(r for r in with_egress(gateway, describe_all(gateway.store, gateway.clock())) if r["id"] == account_id)
     return json_response({"account": row, "error": error})
+
+
+@bp.post("/api/keys")
+def create_key() -> Response | str:
+    """The create-key form: the new key is in this answer, and never again (as `gateway keys create`)."""
+    _require_login()
+    gateway = services()
+    form = request.form
+    try:
+        options = key_options(form)
+        key, secret = issue(gateway.keys.backend, form.get("name", "").strip(), **options)
+    except NameTaken:
+        raise GatewayError(
+            400, f"A key named {form.get('name')!r} exists already; revoke it or pick another name."
+        ) from None
+    except ValueError as exc:
+        raise GatewayError(400, str(exc)) from None
+    gateway.audit.record(_actor(), "keys create", key.name)
+    created = {"name": key.name, "id": key.id, "key": secret, "prefix": key.prefix}
+    if request.accept_mimetypes.best != "application/json":
+        return render_template("key_created.html", created=created)  # a plain form post, without the script
+    return json_response(created)
+
+
+@bp.post("/api/keys/<int:key_id>/revoke")
+def revoke_key(key_id: int) -> Response:
+    _require_login()
+    gateway = services()
+    found = find(gateway.keys.backend, str(key_id))
+    if found is None:
+        raise GatewayError(404, f"No team key {key_id}.")
+    revoke(gateway.keys.backend, found)
+    gateway.audit.record(_actor(), "keys revoke", found.name)
+    if request.accept_mimetypes.best != "application/json":
+        return redirect(url_for("console.page"), 303)
+    return json_response({"revoked": found.name})
 
 
 @bp.post("", defaults={"rest": ""})
@@ -156,6 +211,10 @@ def account_action(account_id: int, action: str) -> Response:
 def no_such_action(rest: str) -> Response:
     """Any other POST under /console: refused for its missing token by guard() first, as every POST is."""
     abort(405 if not rest else 404)
+
+
+def _actor() -> str:
+    return console_actor(client_address(_settings().forwarded_allow_ips))
 
 
 def _require_login() -> None:

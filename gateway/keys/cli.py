@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-import time
 
 import click
 from flask.cli import with_appcontext
 
+from ..audit import cli_actor, record
+from ..commandline import creates_database
 from ..services import services
-from .gate import CACHE_SECONDS
-from .manage import describe_all, find, issue, summary_line
+from .manage import describe_all, find, issue, revoke, summary_line
 from .store import NameTaken
 
 keys = click.Group("keys", help="Manage team keys: one API key per person or app, with limits and usage.")
@@ -20,6 +20,7 @@ def _patterns(value: str | None) -> tuple[str, ...]:
     return tuple(pattern.strip() for pattern in (value or "").split(",") if pattern.strip())
 
 
+@creates_database
 @keys.command("create")
 @click.argument("name")
 @click.option("--rpm", type=click.IntRange(min=1), help="At most N requests in any 60 seconds.")
@@ -38,6 +39,7 @@ def create_command(
         raise click.ClickException(f"a key named {name!r} exists already; revoke it or pick another name") from None
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    record(cli_actor(), "keys create", key.name)
     if as_json:
         click.echo(json.dumps({"name": key.name, "id": key.id, "key": secret, "prefix": key.prefix}))
         return
@@ -72,8 +74,6 @@ def revoke_command(key: str, yes: bool) -> None:
         raise click.ClickException(f"no team key {key!r} (give a name or the id `gateway keys list` shows)")
     if not yes:
         click.confirm(f"Revoke key {found.name}? Clients using it are refused from now on", abort=True)
-    backend.revoke(found.id)
-    # Workers re-read the keys at most CACHE_SECONDS old: waiting that long means that when the command
-    # returns, no worker on any host still holds the key (a script's next request is refused).
-    time.sleep(CACHE_SECONDS + 0.1)
+    revoke(backend, found)
+    record(cli_actor(), "keys revoke", found.name)
     click.echo(f"revoked {found.name}")

@@ -6,8 +6,10 @@ import logging
 import time
 from typing import Protocol
 
-from flask import g
+from flask import g, request
 
+from ..api.target import MODEL_ID, split_target
+from ..catalog import Catalog
 from ..errors import GatewayError
 from .limiter import Counters, Limiter, utc_day
 from .store import KeyTally, TeamKey, digest
@@ -93,6 +95,26 @@ def check_model(model: str) -> None:
         raise GatewayError(
             403, f"Team key {key.name!r} may not use models/{model}; it may use {', '.join(key.models)}."
         )
+
+
+def check_requested_model(catalog: Catalog) -> None:
+    """Refuse a model the request's team key may not use before the request counts against the key's limits:
+    the 403 is the permanent reason, where a 429 would have the client retry what can never succeed.
+
+    Checks what the view will check, where it will: the id served for a POST (aliases applied), the id asked
+    for a GET. A malformed or unknown id is left to the view (400, 404)."""
+    target = (request.view_args or {}).get("target")
+    if target is None or request.method not in ("GET", "POST"):
+        return
+    model, _ = split_target(target)
+    if not MODEL_ID.fullmatch(model):
+        return
+    if request.method == "POST":
+        served = catalog.serve(model)
+        if served is not None:
+            check_model(served)
+    elif catalog.get(model) is not None:
+        check_model(model)
 
 
 def visible(models: list[dict]) -> list[dict]:

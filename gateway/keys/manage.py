@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Protocol
 
 from ..accounts.report import iso
 from ..clock import Clock
+from .gate import CACHE_SECONDS
 from .limiter import utc_day
 from .store import PREFIX_LENGTH, TeamKey, digest, new_secret
 
@@ -49,6 +51,13 @@ def find(registry: Registry, ref: str) -> TeamKey | None:
     return next((k for k in keys if k.name == ref), None) or next((k for k in keys if str(k.id) == ref), None)
 
 
+def revoke(registry: Registry, key: TeamKey) -> None:
+    """Revoke a key and return once no worker on any host still accepts it: workers re-read the keys at most
+    CACHE_SECONDS old, so waiting that long means a script's next request is refused."""
+    registry.revoke(key.id)
+    time.sleep(CACHE_SECONDS + 0.1)
+
+
 def describe_all(registry: Registry) -> list[dict]:
     usage = registry.usage_on(utc_day(registry.clock()))
     return [describe(key, usage.get(key.id)) for key in registry.all_keys()]
@@ -69,18 +78,23 @@ def describe(key: TeamKey, usage: dict[str, int] | None) -> dict:
     }
 
 
-def summary_line(row: dict) -> str:
-    limits = [
+def limits(row: dict) -> list[str]:
+    """A key's limits as `gateway keys list` and the console name them; none: an empty list."""
+    named = (
         f"rpm={row['rpm']}" if row["rpm"] else "",
         f"daily_tokens={row['daily_tokens']}" if row["daily_tokens"] else "",
-    ]
-    limits.append(f"models={','.join(row['models'])}" if row["models"] else "")
+        f"models={','.join(row['models'])}" if row["models"] else "",
+    )
+    return [part for part in named if part]
+
+
+def summary_line(row: dict) -> str:
     today = row["usage_today"]
     return "  ".join(
         part
         for part in (
             f"{row['id']:>3}  {row['name']}  {row['prefix']}…",
-            *limits,
+            *limits(row),
             f"expires={row['expires'] or 'never'}",
             f"today: requests={today['requests']} tokens_in={today['tokens_in']} tokens_out={today['tokens_out']}",
             f"last_used={row['last_used'] or 'never'}",

@@ -13,25 +13,30 @@ from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import dumps
 from ..config import Settings, bypasses_proxy
 from .errors import TransportFailed, UpstreamError, classify, proxy_refused, transport_failure
+from .identity import ClientIdentity
 from .version_gate import gate
 
 CONNECT_TIMEOUT = 10
 # Longest silence tolerated between two bytes of an answer (thinking models can pause for minutes);
 # there is deliberately no cap on a whole stream.
 READ_TIMEOUT = 300
-# Past this many idle connections per origin a worker closes extras instead of keeping them.
-POOL_SIZE = 256
 
 
-def new_session(ca_bundle: str = "") -> requests.Session:
+def new_session(ca_bundle: str = "", pool_size: int = 6000) -> requests.Session:
     """A session that never consults the environment per call (trust_env costs ~40% of a relay's CPU),
-    trusting the CAs of `ca_bundle` (a PEM file), or the system's when empty."""
+    trusting the CAs of `ca_bundle` (a PEM file), or the system's when empty.
+
+    `pool_size` connections per origin are kept for reuse: one per connection the worker may hold
+    (GATEWAY_WORKER_CONNECTIONS), since each open stream holds one upstream connection for its whole life.
+    The pool never blocks (urllib3's pool_block=False), so a stream never waits for a slot; a smaller pool
+    would only close connections past its size on release ("Connection pool is full" warnings) and pay a
+    new TLS handshake for the next stream. Empty slots cost a list entry each."""
     session = requests.Session()
     session.trust_env = False
     session.verify = ca_bundle or True
     # One session serves every account: a cookie set for one must never ride along with another's calls.
     session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=pool_size)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     return session
@@ -45,21 +50,31 @@ class UpstreamClient:
         settings: Settings,
         session: requests.Session | None = None,
         clock: Clock = SYSTEM_CLOCK,
+        identity: ClientIdentity | None = None,
         routing: dict[str, str] | None = None,
     ) -> None:
         """`routing`: the proxies of one account's egress ({} direct); None: the settings' (GATEWAY_UPSTREAM_PROXY)."""
-        self.session = session or new_session(settings.ca_bundle)
+        self.session = session or new_session(settings.ca_bundle, settings.worker_connections)
         self.clock = clock
         self.origins = settings.upstream_urls
-        self.user_agent = settings.user_agent
+        self.identity = identity or ClientIdentity(settings.user_agent, settings.client_manifest_url)
         self.proxies = {
             origin: dict(routing)
             if routing is not None
             else {}
             if bypasses_proxy(origin, settings.no_proxy)
             else dict(settings.upstream_proxies)
-            for origin in self.origins
+            for origin in (*self.origins, settings.client_manifest_url)
         }
+
+    @property
+    def user_agent(self) -> str:
+        """What every call carries now (the identity may move to a newer release while the worker runs)."""
+        return self.identity.user_agent
+
+    def refresh_identity(self) -> None:
+        """Read the current client release from the auto-updater manifest (a background job, every 6 hours)."""
+        self.identity.refresh(self.session, self.proxies[self.identity.manifest_url])
 
     def call(self, method: str, token: str, body: dict, stream: bool = False) -> requests.Response:
         """A 2xx response (streaming when asked), or the classified UpstreamError of the last origin."""
@@ -72,12 +87,13 @@ class UpstreamClient:
 
     def _send(self, verb: str, path: str, token: str, data: bytes | None, stream: bool) -> requests.Response:
         failure: UpstreamError = TransportFailed("No upstream origin configured.")
+        user_agent = self.user_agent
         for origin in self.origins:
             try:
                 # Straight to the transport adapter: Session.send would add redirect following, cookie
                 # extraction and hooks, none of which an API call to Google needs (~30 us per call).
                 response = self.session.get_adapter(origin).send(
-                    _prepared(verb, origin + path, token, data, self.user_agent),
+                    _prepared(verb, origin + path, token, data, user_agent),
                     stream=stream,
                     timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
                     verify=self.session.verify,
@@ -99,7 +115,7 @@ class UpstreamClient:
                 continue
             failure = gate(
                 classify(response.status_code, response.text, response.headers.get("Retry-After"), self.clock),
-                self.user_agent,
+                user_agent,
             )
             response.close()
             # Antigravity's rule: an origin that is down or does not know the route is skipped.

@@ -13,10 +13,11 @@ _FNV_PRIME = 0x100000001B3
 _MASK = (1 << 64) - 1
 
 
-def session_id(account_key: str) -> str:
-    """A stable per-account sessionId: Antigravity's 64-bit FNV (multiply, then xor), printed signed."""
+def session_id(key: str) -> str:
+    """A stable sessionId for a session key (accounts/sessions.py: account | conversation | generation):
+    Antigravity's 64-bit FNV (multiply, then xor), printed signed."""
     value = _FNV_OFFSET
-    for byte in account_key.encode():
+    for byte in key.encode():
         value = ((value * _FNV_PRIME) & _MASK) ^ byte
     return str(value - (1 << 64) if value >= 1 << 63 else value)
 
@@ -25,13 +26,13 @@ def wrap_generate(
     body: dict,
     model: str,
     project: str,
-    account_key: str,
+    session_key: str,
     user_agent: str = DEFAULT_USER_AGENT,
     clock: Clock = SYSTEM_CLOCK,
 ) -> dict:
     """Envelope for generateContent / streamGenerateContent; the (translated) client body travels inside."""
     request = dict(body)
-    request["sessionId"] = session_id(account_key)
+    request["sessionId"] = session_id(session_key)
     return {
         "project": project,
         "model": model,

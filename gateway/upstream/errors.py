@@ -12,6 +12,7 @@ import requests
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import RPC_STATUS, GatewayError
+from . import answers
 
 DEBUG_INFO = "type.googleapis.com/google.rpc.DebugInfo"
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
@@ -56,10 +57,37 @@ class Forbidden(UpstreamError):
         return _error_info({"details": self.details}).get("metadata", {}).get("validation_link", "")
 
 
+class Banned(Forbidden):
+    """403 with an appeal link: Google disabled the account for its Terms of Service (upstream/answers.py)."""
+
+    @property
+    def appeal_url(self) -> str:
+        return answers.appeal_url(self.message, self.details)
+
+
 class BadRequest(UpstreamError):
     """4xx other than 401/403/429: the request itself is wrong; no other account would do better."""
 
     retry_elsewhere = False
+
+
+class SessionFull(BadRequest):
+    """400: the conversation's session on this account passed Cloud Code's input ceiling; a new one serves."""
+
+
+class GeoBlocked(BadRequest):
+    """400 FAILED_PRECONDITION for the egress's region: neither the request's fault nor the account's. Another
+    account helps only through another egress (the relay decides); the client is told which settings choose it."""
+
+    HINT = (
+        " The gateway's egress (the IP address Google sees) is in a region Google does not serve: give accounts "
+        "a proxy elsewhere with `gateway accounts set --proxy` (`gateway accounts set EMAIL --proxy URL`), or "
+        "all of them with GATEWAY_UPSTREAM_PROXY."
+    )
+
+    def __init__(self, code: int, error: dict, retry_after: float | None = None) -> None:
+        super().__init__(code, error, retry_after)
+        self.message = self.message.rstrip() + self.HINT
 
 
 class ServerFailed(UpstreamError):
@@ -119,7 +147,21 @@ def classify(
     kind = {401: AuthFailed, 403: Forbidden}.get(status)
     if kind is None:
         kind = ServerFailed if status >= 500 or status in (404, 408) else BadRequest
+    kind = _meaning(status, error) or kind
     return kind(status, error, retry_delay(error, retry_after_header, clock))
+
+
+def _meaning(status: int, error: dict) -> type[UpstreamError] | None:
+    """The class of an answer upstream/answers.py knows to mean more than its status."""
+    message = str(error.get("message") or "")
+    if status == 403:
+        details = [d for d in error.get("details") or () if isinstance(d, dict)]
+        return Banned if answers.appeal_url(message, details) else None
+    if status == 400 and answers.says(message, answers.SESSION_FULL):
+        return SessionFull
+    if status == 400 and error.get("status") == answers.GEO_BLOCK_STATUS and answers.says(message, answers.GEO_BLOCK):
+        return GeoBlocked
+    return None
 
 
 def transport_failure(exc: requests.RequestException, url: str, proxy: str | None) -> UpstreamError:

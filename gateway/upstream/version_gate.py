@@ -12,8 +12,8 @@ import logging
 import re
 import time
 
-from ..config import DEFAULT_USER_AGENT
 from .errors import UpstreamError
+from .identity import BUILT_IN_USER_AGENT
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +31,14 @@ class ClientOutdated(UpstreamError):
     retry_elsewhere = False  # every account would get the same answer
 
     def __init__(self, user_agent: str, answer: str) -> None:
-        current = (
-            "the built-in default is outdated too: use the User-Agent of the current Antigravity release"
-            if user_agent == DEFAULT_USER_AGENT
-            else f"e.g. {DEFAULT_USER_AGENT!r}"
+        example = (
+            "the built-in one is outdated too" if user_agent == BUILT_IN_USER_AGENT else f"e.g. {BUILT_IN_USER_AGENT!r}"
         )
         message = (
             f"Google refuses this gateway's client version (User-Agent {user_agent!r}): {answer} "
-            f"Set GATEWAY_USER_AGENT to a current Antigravity release ({current}, shaped "
-            "antigravity/<version> <os>/<arch>) and restart."
+            "Set GATEWAY_USER_AGENT to the current Antigravity release (shaped antigravity/hub/<version> "
+            f"darwin/arm64; {example}), or leave it `auto` (the default) to read the release from "
+            "GATEWAY_CLIENT_MANIFEST_URL every 6 hours, and restart."
         )
         super().__init__(503, {"message": message, "status": "UNAVAILABLE"})
 

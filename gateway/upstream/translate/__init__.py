@@ -14,7 +14,10 @@ from dataclasses import dataclass, field
 from ...accounts.signatures import Signatures
 from . import schemas
 from .claude import claude_ids
+from .families import BUILT_IN, Families, Family
 from .images import image_gen
+from .safety import civic_integrity
+from .sampling import sampling
 from .signatures import thought_signatures
 from .thinking import thinking
 from .tools import online, search_conflict
@@ -28,10 +31,15 @@ class Target:
     model: str
     session: str | None = None  # the conversation (pool.fingerprint), for what was relayed in its turns
     signatures: Signatures | None = None  # the thought signatures relayed so far
+    families: Families = BUILT_IN  # what each model family accepts (families.toml, GATEWAY_MODEL_RULES first)
     claude: bool = field(init=False)  # read by several rules: worked out once (suffixes never change it)
 
     def __post_init__(self) -> None:
         self.claude = self.model.startswith("claude-")
+
+    def family(self) -> Family:
+        """The family of the model as it stands now (rules before may have rewritten the id)."""
+        return self.families(self.model)
 
 
 Rule = Callable[[dict, Target], None]
@@ -46,6 +54,8 @@ RULES: tuple[tuple[str, Rule], ...] = (
     ("claude_ids", claude_ids),
     ("leading_user", leading_user),
     ("thinking", thinking),
+    ("sampling", sampling),
+    ("civic_integrity", civic_integrity),
     ("tool_schemas", schemas.tool_schemas),
     ("response_schema", schemas.response_schema),
     ("thought_signatures", thought_signatures),
@@ -65,9 +75,10 @@ def translate(
     rules: tuple[Rule, ...],
     session: str | None = None,
     signatures: Signatures | None = None,
+    families: Families = BUILT_IN,
 ) -> str:
     """Apply `rules` to `body` in place; returns the model id to send upstream."""
-    target = Target(model, session, signatures)
+    target = Target(model, session, signatures, families)
     for rule in rules:
         rule(body, target)
     return target.model

@@ -1,63 +1,80 @@
-"""thinkingConfig as each model family takes it (v1internal-rules.md §4).
+"""thinkingConfig as each model family takes it (families.toml; v1internal-rules.md §4 and §6).
 
-Only Gemini 3 and later take `thinkingLevel`, and not on ids that fix the level themselves (`-high`, `-low`:
-`thinkingLevel` there is a 400, Antigravity-Manager #2208); Gemini 2.x answers "Thinking level is not supported
-for this model." Everywhere else the level becomes a `thinkingBudget`, as Antigravity-Manager converts it.
+A family takes levels only (Gemini 4: Argon refuses a budget with a 400), budgets only (Gemini 2.x and Claude:
+"Thinking level is not supported for this model.", and Gemini 3 ids that fix the level, Antigravity-Manager
+#2208), or both (Gemini 3). What a client sends in the other unit is converted, as Antigravity-Manager does.
 """
 
 from __future__ import annotations
 
-import re
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
-from .keys import member, spelling
+from .families import LEVELS, Family
+from .keys import member, remove, spelling
 
 if TYPE_CHECKING:
     from . import Target
 
-
-class Family(NamedTuple):
-    marker: str  # first family whose marker is in the id wins
-    cap: int  # the largest budget the family takes
-    floor: int  # the smallest positive budget it takes
-    can_stop: bool  # whether a budget of 0 turns thinking off (else the floor is the least thinking)
-    output: int  # the family's output token limit
-
-
-# Budgets: Google's published thinkingBudget ranges (ai.google.dev/gemini-api/docs/thinking) — 2.5 Pro
-# 128..32768 and never off, 2.5 Flash 0..24576, Flash-Lite 512..24576 or 0 — applied by family to Gemini 3 as
-# Antigravity-Manager does; Claude: 32000 (Antigravity-Manager), 1024 Anthropic's least `budget_tokens`,
-# 64000 its output limit (CLIProxyAPI's cap).
-FAMILIES = (
-    Family("claude-", 32000, 1024, True, 64000),
-    Family("-flash-lite", 24576, 512, True, 65536),
-    Family("-pro", 32768, 128, False, 65536),
-    Family("-flash", 24576, 1, True, 65536),
-)
-OTHER = Family("", 24576, 1, True, 65536)
 HEADROOM = 8192  # answer tokens left above the budget (Antigravity-Manager, antigravity-claude-proxy)
-FIXED_LEVEL = ("-high", "-low")
-_GENERATION = re.compile(r"gemini-(\d+)")
+# The budget a level stands for: (share of the cap, least budget) — Antigravity-Manager's LOW cap/4 >= 4096,
+# MEDIUM cap/2 >= 8192, HIGH the cap.
+_LEVEL_SHARES = {"LOW": (4, 4096), "MEDIUM": (2, 8192), "HIGH": (1, 0), "XHIGH": (1, 0)}
+_ID_LEVELS = {f"-{level.lower()}": level for level in LEVELS if level != "MINIMAL"}  # ids ending in a level
+_ID_SUFFIXES = tuple(_ID_LEVELS)
 
 
 def thinking(body: dict, target: Target) -> None:
-    """thinkingLevel → thinkingBudget where the model takes no level; budgets within the family's range;
-    maxOutputTokens above a positive budget."""
+    """thinkingLevel or thinkingBudget, whichever the family takes, within its range; maxOutputTokens above a
+    positive budget."""
     config = member(body, "generationConfig", "generation_config")
+    if not isinstance(config, dict) and not target.model.endswith(_ID_SUFFIXES):
+        return  # most bodies: nothing to read, no family to look up
+    family = target.family()
+    if family.thinking == "level":
+        _levels_only(body, target.model, family)
+        return
     if not isinstance(config, dict):
         return
     settings = member(config, "thinkingConfig", "thinking_config")
     if not isinstance(settings, dict):
         return
-    family = next((f for f in FAMILIES if f.marker in target.model), OTHER)
     level_key = spelling(settings, "thinkingLevel", "thinking_level")
     budget_key = spelling(settings, "thinkingBudget", "thinking_budget") or _twin(level_key)
-    if level_key is not None and not takes_levels(target.model):
+    if level_key is not None and family.thinking == "budget":
         budget = level_budget(settings.pop(level_key), family)
         if settings.get(budget_key) is None and budget is not None:
             settings[budget_key] = budget
+    elif level_key is not None and (level := _level_name(settings[level_key])) not in (None, *family.levels):
+        settings[level_key] = family.nearest(level)
+    _bound_budget(config, settings, budget_key, family)
+
+
+def _levels_only(body: dict, model: str, family: Family) -> None:
+    """Send a level and never a budget: an id's own level, else the client's, else its budget as a level."""
+    fixed = next((level for suffix, level in _ID_LEVELS.items() if model.endswith(suffix)), None)
+    config = member(body, "generationConfig", "generation_config")
+    if fixed is not None and not isinstance(config, dict):
+        config = body["generationConfig"] = {}
+    if not isinstance(config, dict):
+        return
+    settings = member(config, "thinkingConfig", "thinking_config")
+    if fixed is not None and not isinstance(settings, dict):
+        settings = config["thinkingConfig"] = {}
+    if not isinstance(settings, dict):
+        return
+    level_key = spelling(settings, "thinkingLevel", "thinking_level") or "thinkingLevel"
+    budget = member(settings, "thinkingBudget", "thinking_budget")
+    remove(settings, "thinkingBudget", "thinking_budget")
+    level = fixed or _level_name(settings.get(level_key)) or budget_level(budget, family)
+    if level is None:
+        settings.pop(level_key, None)
+    else:
+        settings[level_key] = family.nearest(level)
+
+
+def _bound_budget(config: dict, settings: dict, budget_key: str, family: Family) -> None:
     budget = settings.get(budget_key)
-    if not isinstance(budget, int) or isinstance(budget, bool) or budget < 0:  # -1: the model decides
+    if not _is_count(budget) or budget < 0:  # -1: the model decides
         return
     if budget or not family.can_stop:
         budget = settings[budget_key] = min(max(budget, family.floor), family.cap)
@@ -75,20 +92,47 @@ def _twin(level_key: str | None) -> str:
     return "thinking_budget" if level_key == "thinking_level" else "thinkingBudget"
 
 
-def takes_levels(model: str) -> bool:
-    """Gemini 3 and later, unless the id fixes the level."""
-    generation = _GENERATION.match(model)
-    return bool(generation) and int(generation.group(1)) >= 3 and not model.endswith(FIXED_LEVEL)
+def _level_name(level: object) -> str | None:
+    """One of LEVELS for what a client wrote (`high`, `THINKING_LEVEL_HIGH`, `NONE`), else None."""
+    if level is None:
+        return None
+    name = str(level).upper().removeprefix("THINKING_LEVEL_")
+    name = "MINIMAL" if name == "NONE" else name
+    return name if name in LEVELS else None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def level_budget(level: object, family: Family) -> int | None:
-    """The budget a level stands for (Antigravity-Manager: LOW cap/4 ≥ 4096, MEDIUM cap/2 ≥ 8192, HIGH cap);
-    None for an unspecified or unknown level, which leaves the model its default."""
-    name = str(level).upper().removeprefix("THINKING_LEVEL_")
-    if name in ("NONE", "MINIMAL"):
+    """The budget a level stands for; None for an unspecified or unknown level (the model's default)."""
+    name = _level_name(level)
+    if name == "MINIMAL":
         return 0 if family.can_stop else family.floor
-    shares = {"LOW": (4, 4096), "MEDIUM": (2, 8192), "HIGH": (1, 0)}
-    if name not in shares:
+    if name not in _LEVEL_SHARES:
         return None
-    divisor, least = shares[name]
+    divisor, least = _LEVEL_SHARES[name]
     return min(family.cap, max(family.cap // divisor, least))
+
+
+def budget_level(budget: object, family: Family) -> str | None:
+    """The level a budget stands for (DESIGN.md, third round): 0 → MINIMAL, up to a quarter of the cap → LOW, up to
+    half → MEDIUM, above → HIGH; -1 (the model decides) or no budget → None."""
+    if not _is_count(budget) or budget < 0:
+        return None
+    if budget == 0:
+        return "MINIMAL"
+    if budget <= family.cap // 4:
+        return "LOW"
+    return "MEDIUM" if budget <= family.cap // 2 else "HIGH"
+
+
+def requested_level(body: dict, family: Family) -> str | None:
+    """The thinking level a body asks for, its budget read as a level of `family`; None when it names none."""
+    config = member(body, "generationConfig", "generation_config")
+    settings = member(config, "thinkingConfig", "thinking_config") if isinstance(config, dict) else None
+    if not isinstance(settings, dict):
+        return None
+    level = _level_name(member(settings, "thinkingLevel", "thinking_level"))
+    return level or budget_level(member(settings, "thinkingBudget", "thinking_budget"), family)
