@@ -13,6 +13,7 @@ from flask.cli import with_appcontext
 
 from .accounts import login as signin
 from .accounts.actions import fetch_quota, set_enabled
+from .accounts.egress import EgressError, Route, mask, parse_proxy
 from .accounts.importer import Credential, ImportFormatError, enroll, read_credentials
 from .accounts.oauth import InvalidGrant, OAuthError
 from .accounts.pool import AccountUnavailable
@@ -38,10 +39,33 @@ def _find(ref: str) -> Account:
     return account
 
 
-def _enroll_one(credential: Credential, keep_revoked: bool, action: str) -> Account:
+def _proxy_value(value: str | None) -> str | None:
+    """The stored egress for a --proxy option (None when not given: nothing changes)."""
+    if value is None:
+        return None
+    try:
+        return parse_proxy(value)
+    except EgressError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+PROXY_OPTION = click.option(
+    "--proxy", default=None, help="Egress for these accounts: a proxy URL (http, https, socks5, socks5h) or `none`."
+)
+
+
+def _route(credential: Credential, proxy: str | None) -> Route:
+    """The egress to verify a credential through: the one given, else the one an account already stored keeps."""
+    gateway = services()
+    known = gateway.store.find(credential.email) if proxy is None and credential.email else None
+    return gateway.egresses.for_proxy(known.proxy if known else proxy)
+
+
+def _enroll_one(credential: Credential, keep_revoked: bool, action: str, proxy: str | None = None) -> Account:
     gateway = services()
     try:
-        result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_revoked)
+        route = _route(credential, proxy)
+        result = enroll(gateway.store, route, credential, keep_revoked=keep_revoked, proxy=proxy)
     except InvalidGrant as exc:
         raise click.ClickException(f"the refresh token is invalid or revoked ({exc}); nothing was stored") from None
     except OAuthError as exc:
@@ -54,14 +78,16 @@ def _enroll_one(credential: Credential, keep_revoked: bool, action: str) -> Acco
 @creates_database
 @accounts.command("import")
 @click.argument("source", type=click.Path(path_type=Path))
+@PROXY_OPTION
 @click.option(
     "--keep-disabled",
     is_flag=True,
     help="Store an account whose token Google refuses, disabled with the reason (default: store nothing).",
 )
 @with_appcontext
-def import_command(source: Path, keep_disabled: bool) -> None:
+def import_command(source: Path, keep_disabled: bool, proxy: str | None) -> None:
     """Import an export file (JSON) or an Antigravity-Manager data folder, verifying each token."""
+    proxy = _proxy_value(proxy)
     try:
         credentials = read_credentials(source)
     except ImportFormatError as exc:
@@ -71,7 +97,9 @@ def import_command(source: Path, keep_disabled: bool) -> None:
     for number, credential in enumerate(credentials, 1):
         label = credential.email or f"entry {number}"
         try:
-            result = enroll(gateway.store, gateway.oauth, gateway.client, credential, keep_revoked=keep_disabled)
+            result = enroll(
+                gateway.store, _route(credential, proxy), credential, keep_revoked=keep_disabled, proxy=proxy
+            )
         except InvalidGrant as exc:
             click.echo(f"[{number}/{len(credentials)}] {label}: not stored: {exc} (--keep-disabled keeps it disabled)")
             continue
@@ -93,10 +121,29 @@ def import_command(source: Path, keep_disabled: bool) -> None:
 @accounts.command("add")
 @click.option("--refresh-token", required=True, help="The account's OAuth refresh token.")
 @click.option("--email", default="", help="The account's email (looked up when omitted).")
+@PROXY_OPTION
 @with_appcontext
-def add_command(refresh_token: str, email: str) -> None:
+def add_command(refresh_token: str, email: str, proxy: str | None) -> None:
     """Add one account from its refresh token; a revoked token is refused and nothing stored."""
-    _enroll_one(Credential(refresh_token, email), keep_revoked=False, action="accounts add")
+    _enroll_one(Credential(refresh_token, email), keep_revoked=False, action="accounts add", proxy=_proxy_value(proxy))
+
+
+@accounts.command("set")
+@click.argument("account")
+@click.option(
+    "--proxy",
+    required=True,
+    help="The account's egress: a proxy URL (http, https, socks5, socks5h), `default` "
+    "(GATEWAY_UPSTREAM_PROXY) or `none` (direct).",
+)
+@with_appcontext
+def set_command(account: str, proxy: str) -> None:
+    """Change an account's settings (by email or id): the proxy its calls to Google go through."""
+    found = _find(account)
+    value = _proxy_value(proxy)
+    services().store.update(found.id, proxy=value)
+    record(cli_actor(), "accounts set", found.email)  # never the proxy: its URL may hold a password
+    click.echo(f"{found.email}: proxy {mask(value) or 'default (GATEWAY_UPSTREAM_PROXY)'}")
 
 
 @creates_database

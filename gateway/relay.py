@@ -30,6 +30,7 @@ from .upstream.errors import (
     AuthFailed,
     EmptyResponse,
     GeoBlocked,
+    ProxyFailed,
     RateLimited,
     SessionFull,
     TransportFailed,
@@ -57,7 +58,6 @@ class Relay:
         label: Callable[[str], str],
         signatures: Signatures,
         sessions: Sessions,
-        shared_egress: str = "",
     ) -> None:
         self.pool = pool
         self.client = client
@@ -66,7 +66,6 @@ class Relay:
         self.label = label  # how an account appears in logs
         self.signatures = signatures
         self.sessions = sessions
-        self.shared_egress = shared_egress  # GATEWAY_UPSTREAM_PROXY: the egress of every account (accounts/geo.py)
 
     def generate(
         self,
@@ -93,7 +92,8 @@ class Relay:
                 self.client.user_agent,
                 self.client.clock,
             )
-            upstream = self.client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
+            client = self.pool.client_for(account)
+            upstream = client.call("streamGenerateContent", account.access_token, wrapped, stream=True)
             trace.upstream = _origin(upstream.url)
             events = relayed.watch(_events(upstream))
             try:
@@ -153,7 +153,7 @@ class Relay:
         wrapped = envelope.wrap_count_tokens(body, model)
 
         def count(account: Account, _model: str) -> dict:
-            with self.client.call("countTokens", account.access_token, wrapped) as upstream:
+            with self.pool.client_for(account).call("countTokens", account.access_token, wrapped) as upstream:
                 trace.upstream = _origin(upstream.url)
                 answer = envelope.unwrap(upstream.json())
             if not isinstance(answer, dict) or "totalTokens" not in answer:
@@ -184,13 +184,14 @@ class Relay:
         attempts: Counter[str] = Counter()
         blocked: set[tuple[int, str]] = set()  # behind an egress Google refused: no use trying, not tried either
         last: GatewayError | None = None
+        down: dict[str, str] = {}  # proxies that failed this request: host:port -> what happened
         while open_models := [m for m in (model, *names) if attempts[m] < self.max_attempts]:
             try:
                 account, snapshot, served = self.pool.pick(
                     open_models[0], session, tried | blocked, tuple(open_models[1:])
                 )
             except GatewayError as exc:
-                raise _final(last or exc) from None
+                raise _final(last or exc, down) from None
             tried.add((account.id, served))
             attempts[served] += 1
             try:
@@ -200,12 +201,15 @@ class Relay:
                 trace.attempted(self.label(account.email), exc.code, account.email)
                 if isinstance(exc, GeoBlocked):  # the egress's fault: on to an account that leaves by another
                     self.pool.geo_blocked(account)
-                    blocked |= {(i, served) for i in same_egress(account, snapshot.accounts, self.shared_egress)}
+                    behind = same_egress(account, snapshot.accounts, self.pool.egresses.settings)
+                    blocked |= {(i, served) for i in behind}
                     last = exc
                     continue
                 if not getattr(exc, "retry_elsewhere", False):
                     raise
                 self.pool.failed(account, served, exc)
+                if isinstance(exc, ProxyFailed):
+                    down[exc.proxy] = exc.message
                 last = exc
                 continue
             self.pool.succeeded(account, served, snapshot)
@@ -213,7 +217,7 @@ class Relay:
             if served != model:
                 trace.served_by(names[served])
             return account, served, result
-        raise _final(last)
+        raise _final(last, down)
 
     def _send_fresh(self, account: Account, model: str, send: Callable[[Account, str], T]) -> T:
         account = self.pool.credentials(account)
@@ -228,8 +232,10 @@ def _origin(url: str) -> str:
     return f"{scheme}://{rest.partition('/')[0]}"
 
 
-def _final(error: GatewayError) -> GatewayError:
-    """The error the client gets; a 429 always says when to come back."""
+def _final(error: GatewayError, down: dict[str, str]) -> GatewayError:
+    """The error the client gets; a 429 always says when to come back; proxies that failed are all named."""
+    if isinstance(error, ProxyFailed) and len(down) > 1:
+        return GatewayError(503, "No account could reach Google: " + " ".join(down.values()), status="UNAVAILABLE")
     if isinstance(error, RateLimited):
         return with_retry_delay(error, error.retry_after or 1)
     return error

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from flask import current_app
 
+from .accounts.egress import Egresses
 from .accounts.failsoft import FailSoft
 from .accounts.leases import RedisLeases, SqliteLeases
 from .accounts.model_lists import ModelLists
-from .accounts.oauth import OAuth
 from .accounts.pool import Pool
 from .accounts.sessions import RedisSessions, Sessions, SqliteSessions
 from .accounts.signatures import RedisSignatures, Signatures, SqliteSignatures
@@ -28,7 +28,6 @@ from .keys.store import KeyStore
 from .periodic import Periodic
 from .relay import Relay
 from .trace import account_label
-from .upstream.client import UpstreamClient, new_session
 from .upstream.identity import REFRESH_EVERY, ClientIdentity, SharedRelease
 from .upstream.translate import BUILT_IN, active_rules
 
@@ -37,14 +36,14 @@ class Services:
     def __init__(self, settings: Settings, clock: Clock = SYSTEM_CLOCK) -> None:
         self.settings = settings
         self.clock = clock  # every part below reads "now" from it alone
-        # One connection pool per worker, for Google's API and its token endpoint.
-        session = new_session(settings.ca_bundle, settings.worker_connections)
         # Account records: this host's SQLite file in every mode. A database that stops taking writes (disk
         # full, read-only) degrades /healthz and never fails a request.
         self.records = FailSoft(Store(settings.database, clock))
         identity = ClientIdentity(settings.user_agent, settings.client_manifest_url, SharedRelease(self.records))
-        self.client = UpstreamClient(settings, session, clock, identity)
-        self.oauth = OAuth(settings, session, clock)
+        # One connection pool per egress (accounts/egress.py), for Google's API and its token endpoint alike.
+        self.egresses = Egresses(settings, clock, identity)
+        self.client = self.egresses.default.client
+        self.oauth = self.egresses.default.oauth
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
         self.sessions: Sessions = SqliteSessions(self.records)
@@ -55,7 +54,7 @@ class Services:
             self.signatures = RedisSignatures(self.store)
             self.sessions = RedisSessions(self.store, self.sessions)
         self.keys = Keys(key_backend(settings, self.records))
-        self.pool = Pool(self.store, self.oauth, self.client)
+        self.pool = Pool(self.store, self.egresses)
         leases = SqliteLeases(self.records)
         if settings.redis_url:
             leases = RedisLeases(self.store, leases)
@@ -80,7 +79,6 @@ class Services:
             functools.partial(account_label, how=settings.log_accounts),
             self.signatures,
             self.sessions,
-            settings.upstream_proxies.get("https", ""),
         )
         self.rules = active_rules(settings.translate_off)
         self.families = settings.model_families or BUILT_IN

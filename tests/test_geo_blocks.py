@@ -78,9 +78,9 @@ def test_the_request_goes_on_to_an_account_whose_egress_differs(app_client, upst
     for email in ("a@example.com", "b@example.com", "c@example.com"):
         upstream.add_account(f"rt-{email}", email)
         store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier")
-    # a and b leave by one proxy, c by another: what per-account egress will give (accounts/geo.py)
+    # a and b leave by one proxy, c by another: as `gateway accounts set --proxy` gives them
     egress = {"a@example.com": "http://one:3128", "b@example.com": "http://one:3128", "c@example.com": "socks5://two"}
-    monkeypatch.setattr(geo, "egress_of", lambda account, shared: egress[account.email])
+    monkeypatch.setattr(geo, "egress_of", lambda account, settings: egress[account.email])
     upstream.geo_blocked.update({"a@example.com", "b@example.com"})
     for n in range(4):
         body = {"contents": [{"role": "user", "parts": [{"text": f"Conversation {n} about regions"}]}]}

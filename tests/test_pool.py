@@ -16,7 +16,7 @@ def pool_of(tmp_path, count: int) -> Pool:
     store = Store(tmp_path / "gateway.db")
     for n in range(count):
         store.upsert(f"user{n}@example.com", f"rt-{n}", project="p", access_token="t", token_expiry=time.time() + 3600)
-    return Pool(store, oauth=None, client=None)
+    return Pool(store, egresses=None)
 
 
 def session(n: int) -> str:

@@ -18,12 +18,19 @@ TINYPROXY = next(
 class Tinyproxy:
     """tinyproxy allowing 127.0.0.1 to CONNECT to the given ports only; stop() ends it."""
 
-    def __init__(self, directory: Path, port: int, connect_ports: tuple[int, ...]) -> None:
+    def __init__(
+        self, directory: Path, port: int, connect_ports: tuple[int, ...] = (), via: str = "", login: str = ""
+    ) -> None:
+        """`via`: the name it puts in the Via header of what it forwards; `login`: "user:password" it requires."""
         self.url = f"http://127.0.0.1:{port}"
         self.log = directory / "tinyproxy.log"
         config = directory / "tinyproxy.conf"
         settings = {"Port": port, "Listen": "127.0.0.1", "Allow": "127.0.0.1", "Timeout": 30, "MaxClients": 20}
         settings.update(LogLevel="Connect", LogFile=f'"{self.log}"', PidFile=f'"{directory / "tinyproxy.pid"}"')
+        if via:
+            settings["ViaProxyName"] = f'"{via}"'
+        if login:
+            settings["BasicAuth"] = login.replace(":", " ", 1)
         lines = [f"{name} {value}" for name, value in settings.items()] + [f"ConnectPort {p}" for p in connect_ports]
         config.write_text("\n".join(lines) + "\n")
         self.process = subprocess.Popen(

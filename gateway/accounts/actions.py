@@ -21,11 +21,12 @@ def fetch_quota(pool: Pool, account: Account) -> str:
     """Fetch and store the account's models and remaining quota; the error message, or "" when it worked."""
     try:
         account = pool.credentials(account)
-        fields: dict = {"models": fetch_models(pool.client, account.access_token, account.project)}
+        client = pool.client_for(account)
+        fields: dict = {"models": fetch_models(client, account.access_token, account.project)}
     except (AccountUnavailable, UpstreamError) as exc:
         return exc.message
     # Best effort, as Antigravity-Manager does: not every account or endpoint reports the buckets.
     with contextlib.suppress(UpstreamError):
-        fields["quota_groups"] = fetch_quota_groups(pool.client, account.access_token, account.project)
+        fields["quota_groups"] = fetch_quota_groups(client, account.access_token, account.project)
     pool.store.update(account.id, **fields)  # one write: a reader never sees the models without their buckets
     return ""

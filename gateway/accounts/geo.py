@@ -9,17 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from ..config import Settings
+from .egress import egress_of
 from .store import Account
 
 
-def egress_of(account: Account, shared: str) -> str:
-    """The way out to Google that `account`'s calls take: `shared`, GATEWAY_UPSTREAM_PROXY ("" for a direct
-    connection), for every account until per-account egress (accounts/egress.py) gives each its own proxy;
-    then this returns that proxy, and the relay's failover follows without another change."""
-    return shared
-
-
-def same_egress(account: Account, accounts: Iterable[Account], shared: str) -> set[int]:
+def same_egress(account: Account, accounts: Iterable[Account], settings: Settings) -> set[int]:
     """The ids of the accounts whose calls leave by `account`'s egress (itself included)."""
-    mine = egress_of(account, shared)
-    return {other.id for other in accounts if egress_of(other, shared) == mine}
+    mine = egress_of(account, settings)
+    return {other.id for other in accounts if egress_of(other, settings) == mine}

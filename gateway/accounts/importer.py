@@ -7,9 +7,9 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..upstream.client import UpstreamClient
 from ..upstream.errors import UpstreamError
-from .oauth import InvalidGrant, OAuth
+from .egress import Route
+from .oauth import InvalidGrant
 from .project import NoProject, discover
 from .quota import fetch_models
 from .store import Account, Store
@@ -83,12 +83,15 @@ def _credential(entry: object, where: str) -> Credential:
 
 
 def enroll(
-    store: Store, oauth: OAuth, client: UpstreamClient, credential: Credential, keep_revoked: bool = True
+    store: Store, route: Route, credential: Credential, keep_revoked: bool = True, proxy: str | None = None
 ) -> Enrolled:
-    """Verify a credential against Google and store the account: active, or disabled with the reason.
+    """Verify a credential against Google through `route` and store the account: active, or disabled with the
+    reason; with `proxy` (a stored egress value, accounts/egress.py) it is stored with the account.
 
     A revoked token is stored disabled (so an import shows which ones failed) unless keep_revoked is off.
     """
+    oauth, client = route.oauth, route.client
+    egress = {} if proxy is None else {"proxy": proxy}
     try:
         grant = oauth.refresh(credential.refresh_token)
     except InvalidGrant as exc:
@@ -96,10 +99,12 @@ def enroll(
             raise
         if not credential.email:
             return Enrolled(None, f"skipped: token revoked ({exc}) and no email to file it under")
-        account = store.upsert(credential.email, credential.refresh_token, enabled=0, disabled_reason=str(exc))
+        account = store.upsert(
+            credential.email, credential.refresh_token, enabled=0, disabled_reason=str(exc), **egress
+        )
         return Enrolled(account, f"disabled: {exc}")
     email = credential.email or oauth.email(grant.access_token)
-    fields: dict = {"access_token": grant.access_token, "token_expiry": grant.expires_at}
+    fields: dict = {"access_token": grant.access_token, "token_expiry": grant.expires_at, **egress}
     note = ""
     try:
         project, tier = (credential.project, "") if credential.project else discover(client, grant.access_token)

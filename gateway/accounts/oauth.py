@@ -8,7 +8,7 @@ import requests
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..config import Settings, bypasses_proxy
-from ..upstream.errors import RouteFailed, transport_failure
+from ..upstream.errors import RouteFailed, proxy_refused, transport_failure
 
 TIMEOUT = (10, 30)
 CLIENT_VARIABLES = "GATEWAY_OAUTH_CLIENT_ID and GATEWAY_OAUTH_CLIENT_SECRET"
@@ -47,12 +47,22 @@ class Grant:
 
 
 class OAuth:
-    def __init__(self, settings: Settings, session: requests.Session, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        session: requests.Session,
+        clock: Clock = SYSTEM_CLOCK,
+        routing: dict[str, str] | None = None,
+    ) -> None:
+        """`routing`: the proxies of one account's egress ({} direct); None: the settings' (GATEWAY_UPSTREAM_PROXY)."""
         self.settings = settings
         self.session = session
         self.clock = clock
+        self.routing = routing
 
     def _proxies(self, url: str) -> dict:
+        if self.routing is not None:
+            return dict(self.routing)
         return {} if bypasses_proxy(url, self.settings.no_proxy) else dict(self.settings.upstream_proxies)
 
     def _unreachable(self, exc: requests.RequestException, url: str, what: str) -> OAuthError:
@@ -82,6 +92,9 @@ class OAuth:
             response = self.session.post(url, data=form, timeout=TIMEOUT, proxies=self._proxies(url))
         except requests.RequestException as exc:
             raise self._unreachable(exc, url, "token endpoint unreachable") from None
+        proxy = self._proxies(url).get(url.partition(":")[0])
+        if response.status_code == 407 and proxy:
+            raise RouteBroken(proxy_refused(proxy, 407))
         try:
             payload = response.json()
         except ValueError:

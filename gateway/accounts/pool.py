@@ -15,7 +15,8 @@ from ..errors import GatewayError, too_many_requests
 from ..upstream.client import UpstreamClient
 from ..upstream.errors import AuthFailed, Banned, Forbidden, RateLimited, RouteFailed, UpstreamError
 from ..upstream.version_gate import ClientOutdated
-from .oauth import InvalidGrant, OAuth, OAuthError, RouteBroken
+from .egress import Egresses
+from .oauth import InvalidGrant, OAuthError, RouteBroken
 from .order import Order
 from .project import NoProject, discover
 from .state import PoolState
@@ -65,10 +66,9 @@ def fingerprint(body: dict) -> str | None:
 
 
 class Pool:
-    def __init__(self, store: PoolState, oauth: OAuth, client: UpstreamClient) -> None:
+    def __init__(self, store: PoolState, egresses: Egresses) -> None:
         self.store = store
-        self.oauth = oauth
-        self.client = client
+        self.egresses = egresses
         self._locks: defaultdict[int, threading.Lock] = defaultdict(threading.Lock)
         self._turn = itertools.count()
         self._order, self._ordered = Order(()), ()
@@ -132,6 +132,10 @@ class Pool:
             self._ordered = accounts
         return self._order
 
+    def client_for(self, account: Account) -> UpstreamClient:
+        """The upstream client of the account's egress (its proxy's connection pool)."""
+        return self.egresses.of(account).client
+
     def credentials(self, account: Account, force: bool = False) -> Account:
         """The account with a live access token and a project, refreshing or discovering them once."""
         if not force and self._fresh(account) and account.project:
@@ -164,7 +168,7 @@ class Pool:
             self.store.update(account.id, refresh_lock_until=0)
             return landed
         try:
-            grant = self.oauth.refresh(account.refresh_token)
+            grant = self.egresses.of(account).oauth.refresh(account.refresh_token)
         except OAuthError as exc:
             self.store.update(account.id, refresh_lock_until=0, **_disabled_if_revoked(exc))
             log.warning("token refresh failed for account %d: %s", account.id, exc)
@@ -185,7 +189,7 @@ class Pool:
 
     def _discover(self, account: Account) -> Account:
         try:
-            project, tier = discover(self.client, account.access_token)
+            project, tier = discover(self.client_for(account), account.access_token)
         except NoProject as exc:
             self.store.update(account.id, enabled=0, disabled_reason=f"no project: {exc}")
             raise AccountUnavailable("An account has no Cloud Code project.") from None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
+from .egress import mask
 from .store import Account, Snapshot, Store
 
 BAR_WIDTH = 10
@@ -39,6 +40,7 @@ def describe(snapshot: Snapshot, account: Account, now: float, usage: dict) -> d
         "last_geo_block": iso(account.last_geo_block) if account.last_geo_block else None,
         "project": account.project,
         "tier": account.tier,
+        "proxy": mask(account.proxy),  # null: GATEWAY_UPSTREAM_PROXY; "none": direct; credentials as ***
         "cooldowns": cooldowns,
         "quota": {
             model: {k: info[k] for k in ("remainingFraction", "resetTime") if k in info}
@@ -66,6 +68,7 @@ def summary_line(row: dict) -> str:
     upstream = upstream_totals(row)
     return (
         f"{row['id']:>3}  {row['email']}  {state}  project={row['project'] or '-'}  tier={row['tier'] or '-'}  "
+        f"proxy={row['proxy'] or 'default'}  "
         f"upstream_requests={upstream['requests']} upstream_failed={upstream['failures']} "
         f"last_used={row['last_used'] or 'never'}"
     )

@@ -29,7 +29,8 @@ CREATE TABLE IF NOT EXISTS accounts (
     models TEXT NOT NULL DEFAULT '{}',
     created_at REAL NOT NULL,
     last_used REAL NOT NULL DEFAULT 0,
-    quota_groups TEXT NOT NULL DEFAULT '[]'
+    quota_groups TEXT NOT NULL DEFAULT '[]',
+    proxy TEXT
 );
 CREATE TABLE IF NOT EXISTS cooldowns (
     account_id INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
@@ -55,13 +56,16 @@ CREATE TABLE IF NOT EXISTS usage (
 # other things (team-key hits and thought signatures per request, usage and last use once a second), which moved
 # SQLite's data_version and made every worker re-read every account on nearly every request. An account's
 # last use and refresh lock are not what the pool decides on: their changes alone do not reload it.
-SNAPSHOT_COLUMNS = "email, refresh_token, access_token, token_expiry, project, tier, enabled, disabled_reason, models"
+SNAPSHOT_COLUMNS = (
+    "email, refresh_token, access_token, token_expiry, project, tier, enabled, disabled_reason, models, proxy"
+)
 GENERATION = f"""
 CREATE TABLE IF NOT EXISTS generation (id INTEGER PRIMARY KEY CHECK (id = 1), n INTEGER NOT NULL);
 INSERT OR IGNORE INTO generation VALUES (1, 0);
 CREATE TRIGGER IF NOT EXISTS accounts_insert AFTER INSERT ON accounts BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS accounts_delete AFTER DELETE ON accounts BEGIN UPDATE generation SET n = n + 1; END;
-CREATE TRIGGER IF NOT EXISTS accounts_update AFTER UPDATE OF {SNAPSHOT_COLUMNS}, quota_groups ON accounts
+DROP TRIGGER IF EXISTS accounts_update;
+CREATE TRIGGER IF NOT EXISTS accounts_update_2 AFTER UPDATE OF {SNAPSHOT_COLUMNS}, quota_groups ON accounts
     BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS cooldowns_insert AFTER INSERT ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
 CREATE TRIGGER IF NOT EXISTS cooldowns_delete AFTER DELETE ON cooldowns BEGIN UPDATE generation SET n = n + 1; END;
@@ -76,6 +80,7 @@ ADDED_COLUMNS = (
     ("quota_groups", "TEXT NOT NULL DEFAULT '[]'"),
     ("appeal_url", "TEXT NOT NULL DEFAULT ''"),  # a Terms of Service ban's appeal form
     ("last_geo_block", "REAL NOT NULL DEFAULT 0"),  # when Google last refused the account's egress region
+    ("proxy", "TEXT"),  # NULL = GATEWAY_UPSTREAM_PROXY, "none" = direct, else a proxy URL (accounts/egress.py)
 )
 
 
@@ -93,6 +98,7 @@ class Account:
     models: dict
     last_used: float
     quota_groups: list = field(default_factory=list)  # retrieveUserQuotaSummary: 5-hour and weekly buckets
+    proxy: str | None = field(default=None, repr=False)  # its egress (may hold credentials): accounts/egress.py
     appeal_url: str = ""  # set with a ban (disabled_reason "banned: …"): where the owner appeals it
     last_geo_block: float = 0.0  # the last "User location is not supported" answer to it (its egress's fault)
 
@@ -379,6 +385,7 @@ def _account(row: sqlite3.Row) -> Account:
         models=json.loads(row["models"] or "{}"),
         last_used=row["last_used"],
         quota_groups=json.loads(row["quota_groups"] or "[]"),
+        proxy=row["proxy"],
         appeal_url=row["appeal_url"],
         last_geo_block=row["last_geo_block"],
     )

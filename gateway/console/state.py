@@ -18,7 +18,7 @@ AUDIT_SHOWN = 50  # the audit log's last entries on the page; `gateway audit` sh
 
 def pool_state(gateway: Services, now: float) -> dict:
     """The console's whole view as of `now`: accounts, totals, usage by model and by hour, last requests."""
-    accounts = describe_all(gateway.store, now)
+    accounts = with_egress(gateway, describe_all(gateway.store, now))
     hourly = gateway.activity.hourly(now)
     per_account = _summed(hourly, "account")
     for account in accounts:
@@ -40,6 +40,14 @@ def pool_state(gateway: Services, now: float) -> dict:
         "keys": [key | {"limits": "  ".join(limits(key)) or "none"} for key in describe_keys(gateway.keys.backend)],
         "audit": gateway.audit.newest(AUDIT_SHOWN),
     }
+
+
+def with_egress(gateway: Services, rows: list[dict]) -> list[dict]:
+    """Each account row with its egress as the console shows it: `host:port` of its proxy, or `direct`."""
+    names = {account.id: gateway.egresses.of(account).name for account in gateway.store.accounts()}
+    for row in rows:
+        row["egress"] = names.get(row["id"], "")
+    return rows
 
 
 def _zero() -> dict:

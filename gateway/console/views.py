@@ -16,7 +16,7 @@ from ..keys.store import NameTaken
 from ..services import services
 from . import access
 from .forms import key_options
-from .state import pool_state
+from .state import pool_state, with_egress
 from .throttle import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
@@ -166,7 +166,7 @@ def account_action(account_id: int, action: str) -> Response:
     gateway.audit.record(_actor(), f"accounts {action}", account.email)
     if request.accept_mimetypes.best != "application/json":
         return redirect(url_for("console.page"), 303)  # a plain form post, without the script
-    row = next(r for r in describe_all(gateway.store, gateway.clock()) if r["id"] == account_id)
+    row = next(r for r in with_egress(gateway, describe_all(gateway.store, gateway.clock())) if r["id"] == account_id)
     return json_response({"account": row, "error": error})
 
 

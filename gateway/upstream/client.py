@@ -12,7 +12,7 @@ from requests.structures import CaseInsensitiveDict
 from ..clock import SYSTEM_CLOCK, Clock
 from ..codec import dumps
 from ..config import Settings, bypasses_proxy
-from .errors import TransportFailed, UpstreamError, classify, transport_failure
+from .errors import TransportFailed, UpstreamError, classify, proxy_refused, transport_failure
 from .identity import ClientIdentity
 from .version_gate import gate
 
@@ -51,13 +51,19 @@ class UpstreamClient:
         session: requests.Session | None = None,
         clock: Clock = SYSTEM_CLOCK,
         identity: ClientIdentity | None = None,
+        routing: dict[str, str] | None = None,
     ) -> None:
+        """`routing`: the proxies of one account's egress ({} direct); None: the settings' (GATEWAY_UPSTREAM_PROXY)."""
         self.session = session or new_session(settings.ca_bundle, settings.worker_connections)
         self.clock = clock
         self.origins = settings.upstream_urls
         self.identity = identity or ClientIdentity(settings.user_agent, settings.client_manifest_url)
         self.proxies = {
-            origin: {} if bypasses_proxy(origin, settings.no_proxy) else dict(settings.upstream_proxies)
+            origin: dict(routing)
+            if routing is not None
+            else {}
+            if bypasses_proxy(origin, settings.no_proxy)
+            else dict(settings.upstream_proxies)
             for origin in (*self.origins, settings.client_manifest_url)
         }
 
@@ -99,6 +105,10 @@ class UpstreamClient:
                 continue
             if response.status_code < 300:
                 return response
+            proxy = self.proxies[origin].get(origin.partition(":")[0])
+            if response.status_code == 407 and proxy:
+                response.close()
+                raise proxy_refused(proxy, 407)
             if response.status_code < 400:  # Google's API never redirects: whatever does is not Google
                 response.close()
                 failure = TransportFailed(f"Upstream answered a redirect (HTTP {response.status_code}).")

@@ -112,6 +112,23 @@ class RouteFailed(UpstreamError):
         super().__init__(503, {"message": message, "status": "UNAVAILABLE"})
 
 
+class ProxyFailed(RouteFailed):
+    """One egress's proxy is down or refuses (connect error, 407, tunnel refused): only the accounts behind it
+    are cut off, so the account is not benched and the next one is tried. `proxy`: its host:port."""
+
+    retry_elsewhere = True
+
+    def __init__(self, message: str, proxy: str) -> None:
+        super().__init__(message)
+        self.proxy = proxy
+
+
+def proxy_refused(proxy: str, status: int) -> ProxyFailed:
+    """A proxy's own HTTP refusal of a forwarded call (407: its login was refused); Google never sends 407."""
+    name = proxy_name(proxy)
+    return ProxyFailed(f"The upstream proxy {name} failed: it answered HTTP {status}.", name)
+
+
 class EmptyResponse(UpstreamError):
     """A 200 with no candidates and no content: Google's silent failure, treated as one."""
 
@@ -154,7 +171,7 @@ def transport_failure(exc: requests.RequestException, url: str, proxy: str | Non
     hint = " If a private CA signs its certificate, name that CA's PEM file in GATEWAY_CA_BUNDLE."
     hint = hint if isinstance(cause, ssl.SSLError) else ""
     if isinstance(exc, requests.exceptions.ProxyError) and proxy:
-        return RouteFailed(f"The upstream proxy {proxy_name(proxy)} failed: {reason}.{hint}")
+        return ProxyFailed(f"The upstream proxy {proxy_name(proxy)} failed: {reason}.{hint}", proxy_name(proxy))
     if isinstance(exc, requests.exceptions.SSLError):
         return RouteFailed(f"TLS with {urlsplit(url).netloc} failed: {reason}.{hint}")
     if isinstance(exc, requests.Timeout):

@@ -99,6 +99,7 @@
     setText(field(card, "reason"), account.disabled_reason);
     setText(field(card, "tier"), account.tier);
     setText(field(card, "project"), account.project);
+    setText(field(card, "egress"), account.egress);
     setText(field(card, "geo-block"), account.last_geo_block ? new Date(account.last_geo_block).toLocaleString() : "never");
     // A ban's appeal form, from Google's answer: only ever an http(s) link.
     const appeal = /^https?:\/\//.test(account.appeal_url || "") ? account.appeal_url : "";

@@ -1,0 +1,189 @@
+"""Egress per account: each account's calls through its own proxy (two real tinyproxy instances on loopback)."""
+
+import json
+
+import pytest
+
+from gateway.accounts.egress import DIRECT, EgressError, egress_of, mask, parse_proxy, shown
+from gateway.accounts.store import Account
+from gateway.config import Settings
+from tests.conftest import HELLO, free_port, gateway_env, running_gateway
+from tests.console_helper import console_session, page_token
+from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
+
+FLASH = "/v1beta/models/gemini-2.5-flash"
+SECRET = "s3cret-proxy-pass"
+CALL_KINDS = ("token", "loadCodeAssist", "onboardUser", "fetchAvailableModels", "retrieveUserQuotaSummary")
+
+
+@pytest.mark.parametrize(
+    ("given", "stored", "masked", "name"),
+    [
+        ("default", None, None, "direct"),
+        ("none", DIRECT, DIRECT, "direct"),
+        (
+            "http://user:pw@proxy.example:3128",
+            "http://user:pw@proxy.example:3128",
+            "http://***@proxy.example:3128",
+            "proxy.example:3128",
+        ),
+        ("socks5h://10.0.0.1:1080/", "socks5h://10.0.0.1:1080", "socks5h://10.0.0.1:1080", "10.0.0.1:1080"),
+        ("HTTPS://p.example:443", "https://p.example:443", "https://p.example:443", "p.example:443"),
+    ],
+)
+def test_proxy_values_are_stored_masked_and_named(given, stored, masked, name):
+    assert parse_proxy(given) == stored
+    assert mask(stored) == masked
+    assert shown(stored) == name
+
+
+@pytest.mark.parametrize("bad", ["ftp://proxy:21", "proxy:3128", "http://user:pw@bad host:1", "http://h:port", ""])
+def test_a_bad_proxy_is_refused_without_its_password(bad):
+    with pytest.raises(EgressError) as refused:
+        parse_proxy(bad)
+    assert "pw" not in str(refused.value) and "\n" not in str(refused.value)
+
+
+def test_egress_of_compares_the_effective_way_out():
+    settings = Settings.from_env({"GATEWAY_UPSTREAM_PROXY": "http://gw-proxy:3128"})
+
+    def account(proxy):
+        return Account(1, "a@x", "rt", "", 0, "", "", True, "", {}, 0, proxy=proxy)
+
+    assert (
+        egress_of(account(None), settings)
+        == "http://gw-proxy:3128"
+        == egress_of(account("http://gw-proxy:3128"), settings)
+    )
+    assert egress_of(account(DIRECT), settings) == DIRECT == egress_of(account(None), Settings.from_env({}))
+    assert egress_of(account("socks5://a:1"), settings) != egress_of(account("socks5://b:1"), settings)
+
+
+@pytest.fixture(scope="module")
+def proxies(tmp_path_factory):
+    """Two tinyproxy instances, each naming itself in the Via header; the second asks for a login."""
+    if TINYPROXY is None:
+        pytest.skip("tinyproxy is not installed (apt-get install tinyproxy)")
+    started = []
+    try:
+        for name, login in (("egress-a", ""), ("egress-b", f"user:{SECRET}")):
+            port = free_port()
+            started.append(Tinyproxy(tmp_path_factory.mktemp(name), port, via=name, login=login))
+        yield started
+    finally:
+        for proxy in started:
+            proxy.stop()
+
+
+def via(call) -> str:
+    return call.headers.get("Via", "")
+
+
+def proxied_through(upstream, email: str) -> dict[str, set[str]]:
+    """Call kind -> the Via names the fake saw on that account's calls of that kind."""
+    seen: dict[str, set[str]] = {}
+    for call in upstream.calls:
+        if call.account == email:
+            name = next((part for part in via(call).split() if part.startswith("egress-")), "direct")
+            seen.setdefault(call.method, set()).add(name)
+    return seen
+
+
+def test_every_call_of_an_account_goes_through_its_own_proxy(gateway, upstream, proxies):
+    plain, guarded = proxies
+    guarded_url = guarded.url.replace("http://", f"http://user:{SECRET}@")
+    upstream.add_account("rt-alice", "alice@example.com", onboarded=False)
+    upstream.add_account("rt-bob", "bob@example.com")
+    for email, proxy in (("alice@example.com", plain.url), ("bob@example.com", guarded_url)):
+        added = gateway.cli(
+            "accounts", "add", "--refresh-token", f"rt-{email.split('@')[0]}", "--email", email, "--proxy", proxy
+        )
+        assert added.returncode == 0, added.stdout + added.stderr
+    assert gateway.cli("accounts", "quota").returncode == 0
+    for serving, idle in (("alice@example.com", "bob@example.com"), ("bob@example.com", "alice@example.com")):
+        gateway.store.update(gateway.store.find(idle).id, enabled=0)  # one conversation sticks to one account
+        gateway.store.update(gateway.store.find(serving).id, enabled=1)
+        assert gateway.post(f"{FLASH}:generateContent", HELLO).status_code == 200
+        assert gateway.post(f"{FLASH}:streamGenerateContent?alt=sse", HELLO).status_code == 200
+        assert gateway.post(f"{FLASH}:countTokens", HELLO).status_code == 200
+    kinds = set(CALL_KINDS) | {"streamGenerateContent", "countTokens"}
+    alice, bob = proxied_through(upstream, "alice@example.com"), proxied_through(upstream, "bob@example.com")
+    assert kinds <= set(alice) and kinds - {"onboardUser"} <= set(bob), (alice, bob)
+    assert all(names == {"egress-a"} for names in alice.values()), alice
+    assert all(names == {"egress-b"} for names in bob.values()), bob
+
+    listed = gateway.cli("accounts", "list", "--json")
+    rows = {row["email"]: row for row in json.loads(listed.stdout)}
+    assert rows["bob@example.com"]["proxy"] == guarded_url.replace(f"user:{SECRET}", "***")
+    assert rows["alice@example.com"]["proxy"] == plain.url
+    assert SECRET not in listed.stdout + gateway.cli("accounts", "list").stdout
+    assert SECRET not in gateway.log_path.read_text()
+
+
+def test_a_down_proxy_skips_its_account_and_the_next_serves(gateway, upstream, proxies):
+    plain, _ = proxies
+    dead = f"127.0.0.1:{free_port()}"
+    for email, proxy in (("alice@example.com", f"http://user:{SECRET}@{dead}"), ("bob@example.com", plain.url)):
+        upstream.add_account(f"rt-{email}", email)
+        gateway.store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier", proxy=proxy)
+    for _ in range(3):
+        answer = gateway.post(f"{FLASH}:generateContent", HELLO)
+        assert answer.status_code == 200, answer.text
+    rows = {row["email"]: row for row in json.loads(gateway.cli("accounts", "list", "--json").stdout)}
+    assert rows["alice@example.com"]["state"] == "active" and rows["alice@example.com"]["cooldowns"] == []
+    assert {c.account for c in upstream.calls_to("streamGenerateContent")} == {"bob@example.com"}
+
+    assert (
+        gateway.cli("accounts", "set", "bob@example.com", "--proxy", f"http://127.0.0.1:{free_port()}").returncode == 0
+    )
+    refused = gateway.post(f"{FLASH}:generateContent", HELLO)
+    error = refused.json()["error"]
+    assert (refused.status_code, error["status"]) == (503, "UNAVAILABLE"), error
+    assert f"proxy {dead}" in error["message"] and SECRET not in refused.text
+    assert SECRET not in gateway.log_path.read_text()
+
+
+def test_set_proxy_survives_a_restart_and_goes_back_to_default(gateway, upstream):
+    upstream.add_account("rt-carol", "carol@example.com")
+    gateway.store.upsert("carol@example.com", "rt-carol")
+    assert gateway.cli("accounts", "set", "carol@example.com", "--proxy", "socks5://u:pw@10.1.1.1:1080").returncode == 0
+    assert gateway.store.find("carol@example.com").proxy == "socks5://u:pw@10.1.1.1:1080"
+    shown_line = gateway.cli("accounts", "list").stdout
+    assert "socks5://***@10.1.1.1:1080" in shown_line and "pw" not in shown_line
+    bad = gateway.cli("accounts", "set", "carol@example.com", "--proxy", "ftp://x:21")
+    assert bad.returncode != 0 and len(bad.stderr.strip().splitlines()) == 1 and "Traceback" not in bad.stderr
+    assert gateway.cli("accounts", "set", "carol@example.com", "--proxy", "none").returncode == 0
+    assert json.loads(gateway.cli("accounts", "list", "--json").stdout)[0]["proxy"] == "none"
+    assert gateway.cli("accounts", "set", "carol@example.com", "--proxy", "default").returncode == 0
+    assert gateway.store.find("carol@example.com").proxy is None
+
+
+def test_the_console_fetches_quota_through_the_proxy_and_shows_only_its_address(gateway, upstream, proxies):
+    _, guarded = proxies
+    address = guarded.url.removeprefix("http://")
+    upstream.add_account("rt-dave", "dave@example.com")
+    proxy = f"http://user:{SECRET}@{address}"
+    account_id = gateway.store.upsert("dave@example.com", "rt-dave", project="proj-1", proxy=proxy).id
+    session, _ = console_session(gateway)
+    headers = {"X-CSRF-Token": page_token(session, gateway), "Accept": "application/json"}
+    answer = session.post(f"{gateway.url}/console/api/accounts/{account_id}/quota", headers=headers, timeout=30)
+    assert answer.status_code == 200 and answer.json()["error"] == "", answer.text
+    assert answer.json()["account"]["egress"] == address
+    assert proxied_through(upstream, "dave@example.com")["fetchAvailableModels"] == {"egress-b"}
+    page = session.get(f"{gateway.url}/console", timeout=10).text
+    state = session.get(f"{gateway.url}/console/api/state", timeout=10)
+    assert f'data-field="egress">{address}<' in page
+    assert SECRET not in page + state.text + answer.text
+
+
+def test_an_accounts_proxy_survives_a_gateway_restart(google, proxies, tmp_path):
+    plain, _ = proxies
+    google.reset()
+    google.add_account("rt-erin", "erin@example.com")
+    env = gateway_env(google, tmp_path)
+    with running_gateway(env) as first:
+        first.store.upsert("erin@example.com", "rt-erin", project="proj-1", tier="free-tier")
+        assert first.cli("accounts", "set", "erin@example.com", "--proxy", plain.url).returncode == 0
+    with running_gateway(env) as second:
+        assert second.post(f"{FLASH}:generateContent", HELLO).status_code == 200
+    assert proxied_through(google, "erin@example.com")["streamGenerateContent"] == {"egress-a"}
