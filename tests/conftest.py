@@ -188,6 +188,27 @@ class RedisServer:
         self.process.wait(timeout=10)
 
 
+@contextlib.contextmanager
+def hosts_on_one_redis(google: FakeGoogle, tmp_path: Path, emails: tuple[str, ...]) -> Iterator[list[Gateway]]:
+    """Two gateways (one worker each) sharing their own redis-server, each with `emails` stored."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(free_port())
+    hosts: list[Gateway] = []
+    try:
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            env = gateway_env(google, tmp_path / name, GATEWAY_STATE_URL=server.url, GATEWAY_WORKERS="1")
+            hosts.append(start_gateway(env))
+            for email in emails:
+                hosts[-1].store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier")
+        yield hosts
+    finally:
+        for host in hosts:
+            host.stop()
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> RedisServer:
     if shutil.which("redis-server") is None:

@@ -1,12 +1,11 @@
 """Terms of Service bans: a 403 with an appeal link disables the account, keeps the link, and the next one serves."""
 
 import json
-import shutil
 
 import pytest
 
 from gateway.upstream.errors import Banned, Forbidden, classify
-from tests.conftest import HELLO, RedisServer, accounts_by_email, add_account, free_port, gateway_env, start_gateway
+from tests.conftest import HELLO, accounts_by_email, add_account, hosts_on_one_redis
 from tests.console_helper import console_session
 from tests.fake_upstream import BAN_MESSAGE, google_error
 
@@ -97,18 +96,9 @@ def test_enabling_a_banned_account_forgets_its_appeal_link(gateway, upstream):
 
 
 def test_a_ban_and_a_geo_block_seen_by_one_host_show_on_the_other(google, upstream, tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(free_port())
-    hosts = []
-    try:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            env = gateway_env(google, tmp_path / name, GATEWAY_STATE_URL=server.url, GATEWAY_WORKERS="1")
-            hosts.append(start_gateway(env))
-            for email in ("banned@example.com", "blocked@example.com"):
-                hosts[-1].store.upsert(email, f"rt-{email}", project="proj-1", tier="free-tier")
-        for email in ("banned@example.com", "blocked@example.com"):
+    emails = ("banned@example.com", "blocked@example.com")
+    with hosts_on_one_redis(google, tmp_path, emails) as hosts:
+        for email in emails:
             upstream.add_account(f"rt-{email}", email)
         upstream.banned["banned@example.com"] = APPEAL
         upstream.geo_blocked.add("blocked@example.com")
@@ -119,7 +109,3 @@ def test_a_ban_and_a_geo_block_seen_by_one_host_show_on_the_other(google, upstre
         assert rows["banned@example.com"]["disabled_reason"].startswith("banned: ")
         assert rows["blocked@example.com"]["last_geo_block"] is not None
         assert rows["blocked@example.com"]["state"] == "active"
-    finally:
-        for host in hosts:
-            host.stop()
-        server.stop()

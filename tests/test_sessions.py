@@ -1,9 +1,7 @@
 """Cloud Code sessions per (account, conversation, generation): a full one is replaced, never poisons an account."""
 
 import json
-import shutil
 
-import pytest
 import requests
 
 from gateway.accounts.pool import fingerprint
@@ -11,7 +9,7 @@ from gateway.accounts.sessions import SqliteSessions, session_key
 from gateway.accounts.store import Store
 from gateway.upstream.envelope import session_id
 from gateway.upstream.errors import SessionFull, classify
-from tests.conftest import API_KEY, RedisServer, accounts_by_email, free_port, gateway_env, request_lines, start_gateway
+from tests.conftest import API_KEY, accounts_by_email, hosts_on_one_redis, request_lines
 from tests.fake_upstream import google_error
 from tests.test_observability import metric
 
@@ -78,16 +76,7 @@ def test_a_full_session_is_replaced_and_retried_once_on_the_same_account(gateway
 
 
 def test_the_new_session_holds_on_every_host_through_redis(google, upstream, tmp_path):
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is not installed")
-    server = RedisServer(free_port())
-    hosts = []
-    try:
-        for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            env = gateway_env(google, tmp_path / name, GATEWAY_STATE_URL=server.url, GATEWAY_WORKERS="1")
-            hosts.append(start_gateway(env))
-            hosts[-1].store.upsert("alice@example.com", "rt-alice@example.com", project="proj-1", tier="free-tier")
+    with hosts_on_one_redis(google, tmp_path, ("alice@example.com",)) as hosts:
         upstream.add_account("rt-alice@example.com", "alice@example.com")
         upstream.session_ceiling = 2 * WORDS
         body = conversation("Deserts")
@@ -95,10 +84,6 @@ def test_the_new_session_holds_on_every_host_through_redis(google, upstream, tmp
         assert statuses == [200] * 4
         s0, s0_, s0_full, s1, s1_ = sessions_sent(upstream)  # a, b, then a fills it and rotates, then b
         assert s0 == s0_ == s0_full != s1 == s1_  # host b uses the session host a started
-    finally:
-        for host in hosts:
-            host.stop()
-        server.stop()
 
 
 def test_a_request_too_large_for_any_session_gets_the_400(gateway, upstream, account):
