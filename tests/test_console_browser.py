@@ -7,10 +7,9 @@ import tempfile
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.conftest import API_KEY, HELLO, accounts_by_email, add_account, quota_error
@@ -57,7 +56,17 @@ def log_in(browser, gateway, key: str = API_KEY) -> None:
     browser.find_element(By.CSS_SELECTOR, 'input[type="password"]').send_keys(key)
     form_page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(By.CSS_SELECTOR, 'button[type="submit"]').click()
-    WebDriverWait(browser, WAIT).until(staleness_of(form_page), "the login form was not answered")
+
+    def answered(_driver) -> bool:
+        """The login page was replaced: its element is gone (stale, or in Chromium's words, a node that "does not
+        belong to the document" when asked mid-navigation)."""
+        try:
+            form_page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    WebDriverWait(browser, WAIT).until(answered, "the login form was not answered")
 
 
 def card(browser, email: str):
