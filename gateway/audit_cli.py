@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import json
-
 import click
 from flask.cli import with_appcontext
 
+from .commandline import echo_rows
 from .services import services
 
 
@@ -16,11 +15,9 @@ from .services import services
 @with_appcontext
 def audit(as_json: bool, limit: int) -> None:
     """Show who changed the pool or the team keys, and when (the console's buttons and these commands)."""
-    entries = services().audit.newest(limit)
-    if as_json:
-        click.echo(json.dumps(entries, indent=2))
-        return
-    if not entries:
-        click.echo("no administrative action recorded yet")
-    for entry in entries:
-        click.echo(f"{entry['time']}  {entry['actor']}  {entry['action']}  {entry['target']}")
+    echo_rows(
+        services().audit.newest(limit),
+        as_json,
+        "no administrative action recorded yet",
+        lambda entry: (f"{entry['time']}  {entry['actor']}  {entry['action']}  {entry['target']}",),
+    )

@@ -21,7 +21,7 @@ from .accounts.report import describe_all, iso, quota_lines, summary_line
 from .accounts.store import Account
 from .audit import cli_actor, record
 from .audit_cli import audit
-from .commandline import cli, creates_database, run
+from .commandline import cli, creates_database, echo_rows, run
 from .keys.cli import keys
 from .services import services
 from .upstream.errors import RouteFailed
@@ -207,15 +207,7 @@ def list_command(as_json: bool) -> None:
     """Show every account: state, project, tier, cooldowns, quota and usage (never a token)."""
     gateway = services()
     rows = describe_all(gateway.store, gateway.clock())
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo(f"no accounts; {NO_ACCOUNTS}")
-    for row in rows:
-        click.echo(summary_line(row))
-        for line in quota_lines(row):
-            click.echo(line)
+    echo_rows(rows, as_json, f"no accounts; {NO_ACCOUNTS}", lambda row: (summary_line(row), *quota_lines(row)))
 
 
 @accounts.command("enable")

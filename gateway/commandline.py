@@ -3,10 +3,12 @@ one line on stderr, never a traceback, for whatever fails. Command groups (accou
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import sys
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import NoReturn
 
@@ -40,6 +42,18 @@ class GatewayApp:
         except (EnvFileError, SettingsError) as exc:
             raise click.ClickException(str(exc)) from None
         return create_app(self.settings)
+
+
+def echo_rows(rows: list[dict], as_json: bool, empty: str, lines: Callable[[dict], Iterable[str]]) -> None:
+    """What a list command prints: the rows as a JSON array (for scripts), else each row's lines, or `empty`."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo(empty)
+    for row in rows:
+        for line in lines(row):
+            click.echo(line)
 
 
 def creates_database(command: click.Command) -> click.Command:

@@ -8,7 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..audit import cli_actor, record
-from ..commandline import creates_database
+from ..commandline import creates_database, echo_rows
 from ..services import services
 from .manage import describe_all, find, issue, revoke, summary_line
 from .store import NameTaken
@@ -53,13 +53,7 @@ def create_command(
 def list_command(as_json: bool) -> None:
     """Show every key: limits, expiry, last use and today's usage (never the key itself)."""
     rows = describe_all(services().keys.backend)
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    if not rows:
-        click.echo("no team keys; make one with `gateway keys create NAME`")
-    for row in rows:
-        click.echo(summary_line(row))
+    echo_rows(rows, as_json, "no team keys; make one with `gateway keys create NAME`", lambda row: (summary_line(row),))
 
 
 @keys.command("revoke")

@@ -121,7 +121,7 @@ def _levels(value: object, where: str) -> tuple[str, ...]:
 
 
 def _budget(value: object, where: str) -> tuple[int, int]:
-    if not (isinstance(value, list) and len(value) == 2 and all(_is_count(n) and n > 0 for n in value)):
+    if not (isinstance(value, list) and len(value) == 2 and all(is_count(n) and n > 0 for n in value)):
         raise RulesError(f"{where}: must be [least positive budget, cap]")
     return value[0], value[1]
 
@@ -139,12 +139,13 @@ def _names(value: object, where: str) -> tuple[str, ...]:
 
 
 def _positive(value: object, where: str) -> int:
-    if not (_is_count(value) and value > 0):
+    if not (is_count(value) and value > 0):
         raise RulesError(f"{where}: must be a positive whole number")
     return value
 
 
-def _is_count(value: object) -> bool:
+def is_count(value: object) -> bool:
+    """A whole number as JSON or TOML gives one (a bool is an int to Python, never a count)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 

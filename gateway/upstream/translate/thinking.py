@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .families import LEVELS, Family
+from .families import LEVELS, Family, is_count
 from .keys import member, remove, spelling
 
 if TYPE_CHECKING:
@@ -74,7 +74,7 @@ def _levels_only(body: dict, model: str, family: Family) -> None:
 
 def _bound_budget(config: dict, settings: dict, budget_key: str, family: Family) -> None:
     budget = settings.get(budget_key)
-    if not _is_count(budget) or budget < 0:  # -1: the model decides
+    if not is_count(budget) or budget < 0:  # -1: the model decides
         return
     if budget or not family.can_stop:
         budget = settings[budget_key] = min(max(budget, family.floor), family.cap)
@@ -101,10 +101,6 @@ def _level_name(level: object) -> str | None:
     return name if name in LEVELS else None
 
 
-def _is_count(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def level_budget(level: object, family: Family) -> int | None:
     """The budget a level stands for; None for an unspecified or unknown level (the model's default)."""
     name = _level_name(level)
@@ -119,7 +115,7 @@ def level_budget(level: object, family: Family) -> int | None:
 def budget_level(budget: object, family: Family) -> str | None:
     """The level a budget stands for (DESIGN.md, third round): 0 → MINIMAL, up to a quarter of the cap → LOW, up to
     half → MEDIUM, above → HIGH; -1 (the model decides) or no budget → None."""
-    if not _is_count(budget) or budget < 0:
+    if not is_count(budget) or budget < 0:
         return None
     if budget == 0:
         return "MINIMAL"
