@@ -142,3 +142,19 @@ def test_reload_keeps_open_streams(own_gateway):
 def test_stop_lets_open_streams_finish(own_gateway):
     assert len(stream_during(own_gateway, signal.SIGTERM)) == 8
     assert own_gateway.process.wait(timeout=20) == 0
+
+
+def test_a_stop_waits_for_requests_not_for_idle_keep_alive_clients(own_gateway):
+    """nginx keeps idle connections to the gateway open; a stop must not wait out their keep-alive (75 s)."""
+    with requests.Session() as client:  # keeps its connections open between requests, as nginx does
+        for _ in range(4):  # connections in both workers, most likely
+            assert client.get(own_gateway.url + "/healthz").status_code == 200
+        streaming = threading.Thread(target=lambda: texts.extend(read_stream(own_gateway.url)[0]))
+        texts: list[str] = []
+        streaming.start()
+        time.sleep(0.5)  # the stream is open
+        own_gateway.process.send_signal(signal.SIGTERM)
+        assert own_gateway.process.wait(timeout=20) == 0  # gunicorn's worker alone waits 75 s for the idle ones
+        streaming.join()
+    assert len(texts) == 8  # the stream in progress still finished
+    assert not [line for line in own_gateway.log_lines() if line["level"] == "error"]  # closed as a client closes
