@@ -356,3 +356,33 @@ def _entry(number: int) -> dict:
         "tokens_in": 1,
         "tokens_out": 2,
     }
+
+
+def test_viewers_share_one_state_document_a_second_and_an_action_shows_at_once(tmp_path, google):
+    from gateway.config import Settings
+    from gateway.console.state import SharedState
+    from gateway.services import Services
+
+    now = [1_000_000.0]
+    gateway = Services(Settings.from_env(gateway_env(google, tmp_path)), clock=lambda: now[0])
+    gateway.store.upsert("first@example.com", "rt-1", project="p")
+    shared = SharedState()
+    first = shared.body(gateway)
+    gateway.store.upsert("second@example.com", "rt-2", project="p")  # a change no action recorded
+    now[0] += 0.9
+    assert shared.body(gateway) == first  # the same document for every refresh within the second
+    now[0] += 0.1
+    assert b"second@example.com" in shared.body(gateway)
+    gateway.store.upsert("third@example.com", "rt-3", project="p")
+    gateway.audit.record("cli tester", "accounts add", "third@example.com")  # as every administrative command does
+    assert b"third@example.com" in shared.body(gateway)  # no wait for the second to pass
+    now[0] -= 60  # the clock went back: not a document from the future
+    assert json.loads(shared.body(gateway))["now"] == now[0]
+
+
+def test_a_cli_action_shows_at_the_consoles_next_refresh(gateway, account):
+    session, _ = console_session(gateway)
+    assert session.get(gateway.url + "/console/api/state", timeout=10).json()["accounts"][0]["state"] == "active"
+    assert gateway.cli("accounts", "disable", account).returncode == 0
+    for _ in range(4):  # whichever worker answers
+        assert session.get(gateway.url + "/console/api/state", timeout=10).json()["accounts"][0]["state"] == "disabled"

@@ -9,11 +9,34 @@ from collections import Counter, defaultdict
 
 from ..accounts.report import describe_all, upstream_totals
 from ..activity import COUNTS, HOURS
+from ..codec import dumps_line
 from ..keys.manage import describe_all as describe_keys
 from ..keys.manage import limits
 from ..services import Services
 
 AUDIT_SHOWN = 50  # the audit log's last entries on the page; `gateway audit` shows them all
+BUILT_EVERY = 1.0  # seconds: at most one state document a second per worker, however many viewers refresh
+
+
+class SharedState:
+    """The state document as JSON, built at most once per BUILT_EVERY seconds and served to every viewer.
+
+    Each viewer refreshes every 3 s; built anew per refresh, a pool of 200 accounts x 7 models cost 11.6 ms of CPU
+    a refresh, so 50 viewers took 16% of the gateway's throughput. An administrative action anywhere (this
+    worker, another, another host, the CLI) is a new audit entry, which makes the next refresh build it again:
+    the page that made a change sees it at once; requests served show within a second."""
+
+    def __init__(self) -> None:
+        self._body = b""
+        self._built = float("-inf")
+        self._last_action: list[dict] = []
+
+    def body(self, gateway: Services) -> bytes:
+        now, last_action = gateway.clock(), gateway.audit.newest(1)
+        stale = not self._built <= now < self._built + BUILT_EVERY  # or the clock went back
+        if stale or last_action != self._last_action:
+            self._body, self._built, self._last_action = dumps_line(pool_state(gateway, now)), now, last_action
+        return self._body
 
 
 def pool_state(gateway: Services, now: float) -> dict:

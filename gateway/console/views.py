@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from flask import Blueprint, Response, abort, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
 from ..accounts.actions import fetch_quota, set_enabled
 from ..accounts.report import describe_all, iso
@@ -16,7 +16,7 @@ from ..keys.store import NameTaken
 from ..services import services
 from . import access
 from .forms import key_options
-from .state import pool_state, with_egress
+from .state import SharedState, pool_state, with_egress
 from .throttle import client_address
 
 bp = Blueprint("console", __name__, url_prefix="/console", template_folder="templates", static_folder="static")
@@ -34,6 +34,11 @@ SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 ACTIONS = ("enable", "disable", "quota")
+
+
+@bp.record_once
+def _share_state(setup) -> None:
+    setup.app.extensions["console_state"] = SharedState()
 
 
 def _settings() -> Settings:
@@ -137,8 +142,8 @@ def logout() -> Response:
 @bp.get("/api/state")
 def state() -> Response:
     _require_login()
-    gateway = services()
-    return json_response(pool_state(gateway, gateway.clock()))
+    body = current_app.extensions["console_state"].body(services())
+    return Response(body, content_type="application/json; charset=UTF-8")
 
 
 @bp.get("/templates")
