@@ -12,6 +12,7 @@ import uuid
 import pytest
 import requests
 
+from gateway.keys.store import KeyStore
 from tests.conftest import API_KEY, wait_for
 from tests.files_helper import (
     UPLOAD,
@@ -247,3 +248,48 @@ def test_other_file_uris_go_upstream_as_sent(files, account, upstream):
     body = asking_about("gs://bucket/cat.png")
     assert files.post(GENERATE, json=body).status_code == 200
     assert sent_parts(upstream)[0] == {"fileData": {"fileUri": "gs://bucket/cat.png"}}
+
+
+@pytest.fixture
+def teams(files):
+    """Two team keys, A and B (revoked after): name -> key."""
+    store = KeyStore(files.store)
+    made = {}
+    for name in ("team-a", "team-b"):
+        done = files.cli("keys", "create", name, "--json")
+        assert done.returncode == 0, done.stderr
+        made[name] = json.loads(done.stdout)["key"]
+    yield made
+    for key in store.all_keys():
+        store.revoke(key.id)
+
+
+def test_a_team_key_sees_only_its_own_files_and_the_admin_key_all(files, teams, account, upstream):
+    a, b = teams["team-a"], teams["team-b"]
+    own = upload(files, png(), key=a)
+    file_id = own["name"].removeprefix("files/")
+    denied = f"You do not have permission to access the File {file_id} or it may not exist."
+    for answer in (
+        files.get(f"/v1beta/files/{file_id}", key=b),
+        requests.delete(f"{files.url}/v1beta/files/{file_id}", headers={"x-goog-api-key": b}, timeout=10),
+        files.post(GENERATE, json=asking_about(own["uri"]), key=b),
+        files.post(COUNT, json=asking_about(own["name"]), key=b),
+    ):
+        assert answer.status_code == 403 and answer.json()["error"]["message"] == denied, answer.text
+        assert answer.json()["error"]["status"] == "PERMISSION_DENIED"
+    assert files.get("/v1beta/files", key=b).json() == {}
+    assert [f["name"] for f in files.get("/v1beta/files", key=a).json()["files"]] == [own["name"]]
+    assert files.post(GENERATE, json=asking_about(own["uri"]), key=a).status_code == 200
+    admins = upload(files, pdf(), "application/pdf")  # the admin key's file is no team's
+    assert files.get(f"/v1beta/{admins['name']}", key=a).status_code == 403
+    assert {f["name"] for f in files.get("/v1beta/files").json()["files"]} == {own["name"], admins["name"]}
+    assert files.get(f"/v1beta/files/{file_id}").json() == own
+    assert files.post(GENERATE, json=asking_about(own["uri"])).status_code == 200
+
+
+def test_an_upload_belongs_to_the_key_that_started_it(files, teams):
+    url = upload_url(files, 3, key=teams["team-a"])
+    finished = send(url, b"abc", 0, **{"x-goog-api-key": teams["team-b"]})  # whoever sends the bytes
+    file_id = finished.json()["file"]["name"].removeprefix("files/")
+    assert files.get(f"/v1beta/files/{file_id}", key=teams["team-a"]).status_code == 200
+    assert files.get(f"/v1beta/files/{file_id}", key=teams["team-b"]).status_code == 403
