@@ -13,7 +13,7 @@ from google.genai import errors, types
 
 from tests.conftest import API_KEY
 from tests.files_helper import b64, empty_files, pdf, png, stored_paths
-from tests.sdk_helper import genai_client
+from tests.sdk_helper import genai_client, legacy, point_legacy_at
 
 NODE_DIR = Path(__file__).parent / "node"
 MODEL = "gemini-2.5-flash"
@@ -88,6 +88,23 @@ def test_google_genai_hears_the_gateway_s_refusals(files, tmp_path):
             client.files.get(name="files/doesnotexist")
     assert refused.value.code == 400 and "GATEWAY_FILES_MAX_BYTES" in refused.value.message
     assert missing.value.code == 403 and missing.value.status == "PERMISSION_DENIED"
+
+
+def test_google_generativeai_gets_lists_uses_and_deletes_a_file(files, upstream, media):
+    """google-generativeai's own upload_file cannot reach the gateway: it reads its discovery document from
+    generativelanguage.googleapis.com whatever api_endpoint says (google/generativeai/client.py). Everything
+    else about files goes through api_endpoint: a file uploaded by google-genai is got, listed, used, deleted."""
+    path, mime, data = media["chart.png"]
+    client = genai_client(files.url)  # held: a google-genai client closes its connections when collected
+    uploaded = client.files.upload(file=path)
+    point_legacy_at(files.url)
+    file = legacy.get_file(uploaded.name)
+    assert (file.mime_type, file.size_bytes, file.uri) == (mime, len(data), uploaded.uri)
+    assert [f.name for f in legacy.list_files()] == [uploaded.name]
+    assert legacy.GenerativeModel(MODEL).generate_content([file, "What is in it?"]).text == "Hello"
+    assert inline_parts(upstream) == [{"mimeType": mime, "data": b64(data)}]
+    legacy.delete_file(uploaded.name)
+    assert stored_paths(files) == []
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has it: .ci/run)")
