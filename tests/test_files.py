@@ -14,6 +14,7 @@ import requests
 
 from gateway.keys.store import KeyStore
 from tests.conftest import API_KEY, wait_for
+from tests.console_helper import console_session
 from tests.files_helper import (
     UPLOAD,
     b64,
@@ -293,3 +294,18 @@ def test_an_upload_belongs_to_the_key_that_started_it(files, teams):
     file_id = finished.json()["file"]["name"].removeprefix("files/")
     assert files.get(f"/v1beta/files/{file_id}", key=teams["team-a"]).status_code == 200
     assert files.get(f"/v1beta/files/{file_id}", key=teams["team-b"]).status_code == 403
+
+
+def test_the_console_totals_show_the_files_stored_and_their_bytes(files):
+    session, _ = console_session(files)
+    empty = session.get(files.url + "/console/api/state", timeout=10).json()["totals"]
+    assert (empty["files"], empty["file_bytes"]) == (0, 0)
+    image, document = png(), pdf()
+    upload(files, image)
+    upload(files, document, "application/pdf")
+    totals = session.get(files.url + "/console/api/state", timeout=10).json()["totals"]
+    assert (totals["files"], totals["file_bytes"]) == (2, len(image) + len(document))
+    page = session.get(files.url + "/console", timeout=10).text
+    assert (
+        '<b data-total="files">2</b>' in page and f'<b data-total="file_bytes">{len(image) + len(document)}</b>' in page
+    )
