@@ -44,17 +44,7 @@ class Uploads:
         size = _size(size_header)
         if size is not None:
             self._check_size(size)
-        upload = Upload(
-            id=secrets.token_urlsafe(24),
-            owner=owner,
-            file_id=self._requested_id(metadata),
-            display_name=_display_name(metadata),
-            mime_type=_mime_type(type_header or _member(metadata, "mimeType")),
-            size=size,
-            touched=self.store.clock(),
-        )
-        self.store.start(upload)
-        return upload
+        return self._open(owner, metadata, type_header, size)
 
     def step(self, upload: Upload, command: str, offset: str | None, source: BinaryIO, length: int | None):
         """One step after `start`: the file once finalized, else the bytes received so far."""
@@ -79,16 +69,7 @@ class Uploads:
         reader.headers()
         metadata = _metadata(reader.small_part())
         media_type = reader.headers().get("content-type")
-        upload = Upload(
-            id=secrets.token_urlsafe(24),
-            owner=owner,
-            file_id=self._requested_id(metadata),
-            display_name=_display_name(metadata),
-            mime_type=_mime_type(media_type or _member(metadata, "mimeType")),
-            size=None,
-            touched=self.store.clock(),
-        )
-        self.store.start(upload)
+        upload = self._open(owner, metadata, media_type, None)
         try:
             with self.store.part_path(upload.id).open("ab") as out:
                 sink = self._sink(upload, out, 0)
@@ -112,6 +93,20 @@ class Uploads:
         for upload_id in list(self._hashes):
             if self.store.upload(upload_id) is None:
                 self._hashes.pop(upload_id, None)
+
+    def _open(self, owner: str, metadata: dict, mime_type: str | None, size: int | None) -> Upload:
+        """A new upload on disk, what the client announced checked; its id is 192 random bits."""
+        upload = Upload(
+            id=secrets.token_urlsafe(24),
+            owner=owner,
+            file_id=self._requested_id(metadata),
+            display_name=_display_name(metadata),
+            mime_type=_mime_type(mime_type or _member(metadata, "mimeType")),
+            size=size,
+            touched=self.store.clock(),
+        )
+        self.store.start(upload)
+        return upload
 
     # ---- the steps ----
 
