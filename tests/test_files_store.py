@@ -138,3 +138,19 @@ def test_bytes_without_a_sidecar_are_swept_only_once_long_stale(app, tmp_path):
 )
 def test_which_uris_name_a_gateway_file(uri, file_id):
     assert named_file(uri) == file_id
+
+
+def test_a_chunk_sent_while_another_of_the_upload_is_received_is_refused_and_the_upload_kept(app):
+    import fcntl
+
+    client = app.test_client()
+    headers = {"X-Goog-Upload-Protocol": "resumable", "X-Goog-Upload-Command": "start"}
+    started = client.post("/upload/v1beta/files", json={"file": {"mimeType": "text/plain"}}, headers=headers)
+    url = started.headers["X-Goog-Upload-URL"]
+    upload_id = url.split("upload_id=")[1].split("&")[0]
+    step = {"X-Goog-Upload-Command": "upload", "X-Goog-Upload-Offset": "0"}
+    with app.extensions["gateway"].files.part_path(upload_id).open("ab") as running:
+        fcntl.flock(running, fcntl.LOCK_EX)  # the first chunk, still being written
+        busy = client.post(url, data=b"abc", headers=step)
+    assert busy.status_code == 409 and busy.get_json()["error"]["status"] == "ABORTED"
+    assert client.post(url, data=b"abc", headers=step).headers["X-Goog-Upload-Status"] == "active"

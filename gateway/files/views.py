@@ -13,8 +13,9 @@ from .. import VERSION_PREFIXES
 from ..errors import GatewayError, json_response
 from ..services import services
 from . import access
+from .multipart import file_member, invalid
 from .store import StoredFile, Upload
-from .uploads import file_member, invalid
+from .uploads import BUSY
 
 bp = Blueprint("files", __name__)
 upload_bp = Blueprint("file_uploads", __name__)
@@ -82,7 +83,7 @@ def upload_step() -> Response:
             request.content_length,
         )
     except GatewayError as error:
-        if error.code != 409:  # not while another chunk of it is being received
+        if error.status != BUSY:  # a refused step ends its upload, unless refused for another chunk still running
             uploads.forget(upload.id)
         raise
     except BaseException:
