@@ -62,8 +62,9 @@ def start() -> Response:
         request.headers.get("X-Goog-Upload-Header-Content-Length"),
         request.headers.get("X-Goog-Upload-Header-Content-Type"),
     )
-    # The SDKs send the next steps to this URL (google-genai may swap in its base_url's scheme and host):
-    # the upload id rides in the query, as Google's own upload URLs carry it.
+    # The SDKs send the next steps to this URL: @google/genai with its own baseUrl's scheme and host, google-genai
+    # 3.6 as written (unless the upload's own http_options name a base_url), so it is the URL the client came in
+    # by (behind nginx: the site passes Host with its port). The upload id rides in the query, as Google's does.
     url = f"{request.base_url}?upload_id={upload.id}&upload_protocol=resumable"
     headers = {"X-Goog-Upload-URL": url, STATUS: "active", "X-Goog-Upload-Chunk-Granularity": CHUNK_GRANULARITY}
     return Response(status=200, headers=headers)
