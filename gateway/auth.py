@@ -9,7 +9,7 @@ from flask import Flask, current_app, g, request
 
 from . import cors
 from .errors import GatewayError
-from .files.views import live_upload
+from .files.views import step_upload
 from .keys.gate import check_requested_model
 from .trace import Trace
 
@@ -73,7 +73,7 @@ def check_key() -> None:
         return
     if request.path == "/metrics" and settings.metrics_public:
         return
-    if (upload := live_upload()) is not None:
+    if (upload := step_upload()) is not None:
         # google-genai sends the steps after an upload's start without a key: the upload URL's unguessable id
         # is their credential, and the upload stays its starter's (gateway/files/views.py reads it from g).
         trace = g.get("trace")

@@ -26,20 +26,24 @@ UPLOAD_PATH = re.compile("/upload(" + "|".join(re.escape(p) for p in VERSION_PRE
 STATUS = "X-Goog-Upload-Status"
 
 
-def live_upload() -> Upload | None:
-    """The upload a request's upload URL names, if live: the credential of the steps after `start`, which the
-    SDKs send without a key (the auth hook asks). Kept on `g` for the view."""
-    upload_id = request.args.get("upload_id") if "upload_id=" in request.environ.get("QUERY_STRING", "") else None
-    if not upload_id or not UPLOAD_PATH.fullmatch(request.path):
+def step_upload() -> Upload | None:
+    """The live upload an upload step names (None: the request is no upload step), kept on `g` for the view.
+
+    The upload URL is the credential of the steps after `start`, which google-genai sends without a key (the auth
+    hook asks here first): one naming no live upload is refused as Google refuses it, key or no key, 400."""
+    if "upload_id=" not in request.environ.get("QUERY_STRING", "") or not UPLOAD_PATH.fullmatch(request.path):
         return None
-    g.upload = services().files.upload(upload_id)
+    if "upload" not in g:
+        g.upload = services().files.upload(request.args.get("upload_id", ""))
+    if g.upload is None:
+        raise invalid("Unknown or expired upload URL: start the upload again.")
     return g.upload
 
 
 @upload_bp.route("/files", methods=["POST", "PUT"])
 def upload() -> Response:
-    if "upload_id" in request.args:
-        return upload_step()
+    if (upload := step_upload()) is not None:
+        return upload_step(upload)
     protocol = request.headers.get("X-Goog-Upload-Protocol", request.args.get("uploadType", "")).lower()
     if protocol == "resumable":
         return start()
@@ -70,11 +74,8 @@ def start() -> Response:
     return Response(status=200, headers=headers)
 
 
-def upload_step() -> Response:
+def upload_step(upload: Upload) -> Response:
     uploads = services().uploads
-    upload = g.get("upload") or live_upload()
-    if upload is None:
-        raise invalid("Unknown or expired upload URL: start the upload again.")
     try:
         stored = uploads.step(
             upload,
