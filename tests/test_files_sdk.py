@@ -111,6 +111,8 @@ def test_google_generativeai_gets_lists_uses_and_deletes_a_file(files, upstream,
 def test_node_google_genai_uploads_and_uses_a_pdf_and_a_png(files, upstream, media):
     if not (NODE_DIR / "node_modules" / "@google" / "genai").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, capture_output=True)
+    big = media["big.pdf"] = (media["report.pdf"][0].with_name("big.pdf"), "application/pdf", bytes(range(256)) * 36864)
+    big[0].write_bytes(big[2])  # 9 MiB: the Node uploader's 8 MiB chunk, then the rest
     specs = [f"{path}={mime}" for path, mime, _ in media.values()]
     done = subprocess.run(
         ["node", "files.mjs", files.url, API_KEY, *specs], cwd=NODE_DIR, capture_output=True, text=True, timeout=120
@@ -120,7 +122,7 @@ def test_node_google_genai_uploads_and_uses_a_pdf_and_a_png(files, upstream, med
     sizes = [str(len(data)) for _, _, data in media.values()]
     assert [f["sizeBytes"] for f in report["uploaded"]] == sizes
     assert [f["mimeType"] for f in report["fetched"]] == [mime for _, mime, _ in media.values()]
-    assert report["generated"] == report["streamed"] == ["Hello", "Hello"]
+    assert report["generated"] == report["streamed"] == ["Hello"] * len(media)
     assert sorted(report["listed"]) == sorted(f["name"] for f in report["uploaded"])
     expected = [{"mimeType": mime, "data": b64(data)} for _, mime, data in media.values() for _ in (1, 2)]
     assert inline_parts(upstream) == expected
