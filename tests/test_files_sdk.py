@@ -108,7 +108,7 @@ def test_google_generativeai_gets_lists_uses_and_deletes_a_file(files, upstream,
 
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (CI has it: .ci/run)")
-def test_node_google_genai_uploads_and_uses_a_pdf_and_a_png(files, upstream, media):
+def test_node_google_genai_uploads_and_uses_a_pdf_a_png_and_9_mib_in_chunks(files, upstream, media):
     if not (NODE_DIR / "node_modules" / "@google" / "genai").exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=NODE_DIR, check=True, capture_output=True)
     big = media["big.pdf"] = (media["report.pdf"][0].with_name("big.pdf"), "application/pdf", bytes(range(256)) * 36864)
