@@ -8,6 +8,7 @@ import hashlib
 import json
 import socket
 import uuid
+from datetime import datetime
 
 import pytest
 import requests
@@ -71,8 +72,6 @@ def test_a_chunked_upload_keeps_the_exact_bytes_and_their_sha256(files):
 
 
 def test_the_file_resource_has_google_times_48_hours_apart(files):
-    from datetime import datetime
-
     file = upload(files, png())
     created, expires = (
         datetime.fromisoformat(file[k].replace("Z", "+00:00")) for k in ("createTime", "expirationTime")

@@ -154,3 +154,17 @@ def test_a_chunk_sent_while_another_of_the_upload_is_received_is_refused_and_the
         busy = client.post(url, data=b"abc", headers=step)
     assert busy.status_code == 409 and busy.get_json()["error"]["status"] == "ABORTED"
     assert client.post(url, data=b"abc", headers=step).headers["X-Goog-Upload-Status"] == "active"
+
+
+@pytest.mark.parametrize(("size", "status"), [(1000, 200), (1001, 400)])
+def test_a_multipart_upload_is_held_to_the_limit(tmp_path, now, size, status):
+    settings = Settings.from_env({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_FILES_MAX_BYTES": "1000"})
+    app = create_app(settings)
+    body = b"--b\r\nContent-Type: application/json\r\n\r\n{}\r\n--b\r\nContent-Type: image/png\r\n\r\n"
+    body += b"x" * size + b"\r\n--b--\r\n"
+    headers = {"X-Goog-Upload-Protocol": "multipart", "Content-Type": "multipart/related; boundary=b"}
+    answer = app.test_client().post("/upload/v1beta/files", data=body, headers=headers)
+    assert answer.status_code == status, answer.text
+    if status == 400:
+        assert "limit of 1000 bytes (GATEWAY_FILES_MAX_BYTES)" in answer.get_json()["error"]["message"]
+    assert [p.name for p in (tmp_path / "files" / "uploads").iterdir()] == []
