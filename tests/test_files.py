@@ -306,3 +306,17 @@ def test_the_console_totals_show_the_files_stored_and_their_bytes(files):
     assert (
         '<b data-total="files">2</b>' in page and f'<b data-total="file_bytes">{len(image) + len(document)}</b>' in page
     )
+
+
+def test_two_hosts_sharing_a_files_dir_serve_one_upload_and_its_file(own_gateway, tmp_path, upstream):
+    shared = str(tmp_path / "shared-files")
+    first, second = (own_gateway(f"files-host-{n}", GATEWAY_FILES_DIR=shared) for n in (1, 2))
+    data = bytes(range(256)) * 4 * KIB  # 1 MiB, in two chunks: one to each host
+    url = upload_url(first, len(data), "application/pdf")
+    assert send(url, data[: 512 * KIB], 0, "upload").status_code == 200
+    final = send(url.replace(first.url, second.url), data[512 * KIB :], 512 * KIB)
+    assert final.status_code == 200, final.text
+    file = final.json()["file"]
+    assert file["sha256Hash"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert first.get(f"/v1beta/{file['name']}").json()["sizeBytes"] == str(len(data))
+    assert [f["name"] for f in second.get("/v1beta/files").json()["files"]] == [file["name"]]
