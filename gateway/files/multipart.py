@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 from typing import BinaryIO
 
-from ..api.body import PIECE, let_streams_run
+from ..api.body import let_streams_run
 from ..errors import GatewayError
+from .store import UPLOAD_PIECE
 
 MAX_METADATA = 64 * 1024  # a multipart body's JSON part, and any part's headers
 
@@ -90,7 +91,7 @@ class Reader:
         return found
 
     def _fill(self) -> bool:
-        size = PIECE if self.remaining is None else min(PIECE, self.remaining)
+        size = UPLOAD_PIECE if self.remaining is None else min(UPLOAD_PIECE, self.remaining)
         piece = self.source.read(size) if size else b""
         if self.remaining is not None:
             self.remaining -= len(piece)

@@ -18,7 +18,7 @@ from typing import BinaryIO
 from ..api.body import PIECE, let_streams_run
 from ..errors import GatewayError
 from .multipart import Reader, boundary, invalid
-from .store import FILE_ID, FileStore, StoredFile, Upload
+from .store import FILE_ID, UPLOAD_PIECE, FileStore, StoredFile, Upload
 
 BUSY = "ABORTED"  # Google's status for a conflict that a retry may resolve: the upload itself is left alone
 COMMANDS = frozenset({("upload",), ("upload", "finalize"), ("finalize",), ("query",), ("cancel",)})
@@ -115,7 +115,7 @@ class Uploads:
             sink = self._sink(upload, out, received)
             remaining = length
             while remaining is None or remaining > 0:
-                piece = source.read(PIECE if remaining is None else min(PIECE, remaining))
+                piece = source.read(UPLOAD_PIECE if remaining is None else min(UPLOAD_PIECE, remaining))
                 if not piece:
                     break
                 sink.write(piece)
