@@ -58,7 +58,7 @@ class Plan:
 
 FULL = Plan(1, 24, 60, (500, 1000, 2000), 15, 400, 5, 10000)
 QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2, 2000)
-SCENARIOS = ("s1", "s2", "s3", "s4", "s5", "s1r", "s6")
+SCENARIOS = ("s1", "s2", "s3", "s4", "s4f", "s5", "s1r", "s6")
 
 
 def say(message: str) -> None:
@@ -103,6 +103,9 @@ def run(plan: Plan, only: list[str], conf: str, team_key: bool = False) -> dict:
         if "s4" in only:
             say(f"S4: 1, 5 and 18 MB bodies x {plan.s4_repeats} alone, then twice a second among 200 streams")
             results["s4"] = scenarios.s4(lineup, plan.s4_repeats)
+        if "s4f" in only:
+            say(f"S4f: 1, 5 and 14 MB of media inline vs as an uploaded file, x {plan.s4_repeats}, on the gateway")
+            results["s4f"] = scenarios.s4_files(lineup, plan.s4_repeats)
         if "s5" in only:
             say("S5: image streams with 2, 4 and 8 MB events")
             results["s5"] = scenarios.s5(lineup)
@@ -141,7 +144,8 @@ def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
     harness = checks(s1, s2, s3)
     lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
     lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
-    lines += (report.s4_table(s4) if s4 else []) + (report.s5_table(s5) if s5 else [])
+    lines += (report.s4_table(s4) if s4 else []) + (report.s4_files_table(saved["s4f"]) if saved.get("s4f") else [])
+    lines += report.s5_table(s5) if s5 else []
     lines += report.s1_redis_table(s1r) if s1r else []
     lines += report.s6_table(s6) if s6 else []
     lines += report.verdict_table("Goals (gateway vs the bare relay of this run)", goals)

@@ -105,3 +105,58 @@ def image_stream(port: int, path: str, image_mb: float, events: int) -> dict:
         "event_delay_max_ms": max(delays, default=float("nan")),
         "mb": image_mb * events,
     }
+
+
+# ---- S4f: the same bytes as a Files API file (fileData) instead of inline base64 (issue 30) ----
+
+FILE_SIZES_MB = (1, 5, 14)  # raw bytes: 14 MB is 18.7 MB of base64 inline, under the 20 MiB request limit
+UPLOAD_CHUNK = 8 * MB  # what both SDKs send
+
+
+def upload_file(port: int, data: bytes, mime: str) -> tuple[str, float]:
+    """Upload `data` by the resumable protocol, as google-genai does: the file's uri, and the seconds it took."""
+    started = time.monotonic()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    headers = {
+        **HEADERS,
+        "X-Goog-Upload-Protocol": "resumable",
+        "X-Goog-Upload-Command": "start",
+        "X-Goog-Upload-Header-Content-Length": str(len(data)),
+        "X-Goog-Upload-Header-Content-Type": mime,
+    }
+    connection.request("POST", "/upload/v1beta/files", b'{"file": {}}', headers)
+    answer = connection.getresponse()
+    answer.read()
+    path = answer.getheader("X-Goog-Upload-URL").split(f":{port}", 1)[1]
+    for offset in range(0, len(data), UPLOAD_CHUNK):
+        command = "upload, finalize" if offset + UPLOAD_CHUNK >= len(data) else "upload"
+        step = {"X-Goog-Upload-Command": command, "X-Goog-Upload-Offset": str(offset)}
+        connection.request("POST", path, data[offset : offset + UPLOAD_CHUNK], step)
+        answer = connection.getresponse()
+        body = answer.read()
+    connection.close()
+    return json.loads(body)["file"]["uri"], time.monotonic() - started
+
+
+def media_body(part: dict) -> bytes:
+    """A generateContent body asking about one media part."""
+    return json.dumps({"contents": [{"role": "user", "parts": [part, {"text": "What is in this file?"}]}]}).encode()
+
+
+def peak_growth_mib(pids: list[int], before: dict[int, float]) -> float:
+    """The most any one process grew past its resident memory in `before`, at its peak (VmHWM) since then."""
+    return max(_status_mib(pid, "VmHWM") - before[pid] for pid in pids)
+
+
+def reset_peaks(pids: list[int]) -> dict[int, float]:
+    """Start each process's VmHWM again from its current RSS (Linux 4.0+); their RSS now."""
+    for pid in pids:
+        with open(f"/proc/{pid}/clear_refs", "w") as refs:
+            refs.write("5")
+    return {pid: _status_mib(pid, "VmRSS") for pid in pids}
+
+
+def _status_mib(pid: int, field: str) -> float:
+    with open(f"/proc/{pid}/status") as status:
+        line = next(line for line in status if line.startswith(f"{field}:"))
+    return int(line.split()[1]) / 1024

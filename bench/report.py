@@ -149,6 +149,28 @@ def s4_table(s4: dict) -> list[str]:
     return _table(title, header, rows)
 
 
+def s4_files_table(s4f: dict) -> list[str]:
+    """S4f: the same media inline and as an uploaded file: latency by size, CPU per request, worker memory."""
+    sizes = list(s4f["inline"]["latency_ms"])
+    header = ["variant", *[f"{s} MB ms" for s in sizes], "body MB", "CPU ms/request", "worker peak +MiB", "errors"]
+    rows = [
+        [
+            name,
+            *[f"{v['latency_ms'][s]:.0f}" for s in sizes],
+            " / ".join(f"{mb:.2f}" for mb in v["body_mb"].values()),
+            f"{v['cpu_ms_per_request']:.1f}",
+            f"{v['worker_peak_growth_mib']:.0f}",
+            str(v["errors"]),
+        ]
+        for name, v in s4f.items()
+        if name != "upload_ms"
+    ]
+    rows.append(["upload (once)", *[f"{s4f['upload_ms'][s]:.0f}" for s in sizes], "", "", "", ""])
+    return _table(
+        "S4f the gateway: media sent inline vs uploaded once and named by fileData (1, 5, 14 MB)", header, rows
+    )
+
+
 def s5_table(s5: dict) -> list[str]:
     """S5: per-event delay of multi-MB image events, absolute and added to the fake's own; CPU per MB."""
     sizes = list(s5["direct"]["sizes"])

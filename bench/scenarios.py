@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import os
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -159,6 +161,38 @@ def s4(lineup: Lineup, repeats: int) -> dict[str, dict]:
             **{key: value for key, value in meter.stop(system.name).items() if key in BUSY},
         }
         gevent.sleep(1)
+    return results
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def s4_files(lineup: Lineup, repeats: int) -> dict:
+    """S4f, the gateway alone: the same bytes sent inline (base64 in the body) and as an uploaded file (fileData,
+    inlined by the gateway), one request at a time: latency, CPU per request, a worker's peak memory growth."""
+    system = lineup.named("gateway")
+    files = {size: os.urandom(int(size * big.MB)) for size in big.FILE_SIZES_MB}
+    uploaded = {size: big.upload_file(system.port, data, "application/pdf") for size, data in files.items()}
+    variants = {
+        "inline": {
+            s: big.media_body({"inlineData": {"mimeType": "application/pdf", "data": b64(d)}}) for s, d in files.items()
+        },
+        "file": {s: big.media_body({"fileData": {"fileUri": uploaded[s][0]}}) for s in files},
+    }
+    results: dict = {"upload_ms": {f"{s:g}": seconds * 1000 for s, (_, seconds) in uploaded.items()}}
+    for name, bodies in variants.items():
+        big.sequential(system.port, system.generate_path, {1: bodies[1]}, 1)  # warm-up
+        workers = system.tree.refresh()[1:]  # the master forwards nothing
+        before, meter = big.reset_peaks(workers), lineup.meter()
+        posted = big.sequential(system.port, system.generate_path, bodies, repeats)
+        results[name] = {
+            "latency_ms": big.latencies(posted),
+            "cpu_ms_per_request": meter.stop(system.name)["cpu_s"] / len(posted) * 1000,
+            "worker_peak_growth_mib": big.peak_growth_mib(workers, before),
+            "body_mb": {f"{s:g}": len(b) / big.MB for s, b in bodies.items()},
+            "errors": sum(1 for p in posted if p.error),
+        }
     return results
 
 

@@ -21,6 +21,7 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
     from .api import generate, health, metrics, models, unsupported
     from .config import Settings
     from .console import views as console
+    from .files import views as files
     from .services import Services
 
     settings = config if isinstance(config, Settings) else Settings.from_env(config)
@@ -42,6 +43,8 @@ def create_app(config: Settings | Mapping[str, str] | None = None) -> Flask:
         name = prefix.strip("/") or "bare"
         app.register_blueprint(models.bp, url_prefix=prefix, name=f"models_{name}")
         app.register_blueprint(generate.bp, url_prefix=prefix, name=f"generate_{name}")
+        app.register_blueprint(files.bp, url_prefix=prefix, name=f"files_{name}")
+        app.register_blueprint(files.upload_bp, url_prefix=f"/upload{prefix}", name=f"file_uploads_{name}")
         app.register_blueprint(unsupported.bp, url_prefix=prefix, name=f"unsupported_{name}")
         app.register_blueprint(unsupported.bp, url_prefix=f"/upload{prefix}", name=f"upload_{name}")
     return app

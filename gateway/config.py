@@ -33,6 +33,7 @@ DEFAULT_AUTH_URL = "https://accounts.google.com/o/oauth2/v2/auth"
 DEFAULT_CLIENT_ID = "1071006060591-tmhssin2h21lcre235vtolojh4g403ep.apps.googleusercontent.com"
 DEFAULT_CLIENT_SECRET = "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"
 DEFAULT_DATA_DIR = Path("~/.local/share/gemini-gateway")
+DEFAULT_FILES_MAX_BYTES = 20 * 1024 * 1024  # the Gemini API's own request limit: a file inlined must fit in one
 # What calls to Google carry before (or without) the auto-updater manifest: upstream/identity.py.
 DEFAULT_USER_AGENT = BUILT_IN_USER_AGENT
 AUTH_MODES = ("off", "strict", "all_except_health", "auto")
@@ -47,6 +48,7 @@ VARIABLES = frozenset(
         *("CLIENT_MANIFEST_URL",),
         *("CORS_ORIGINS", "TRANSLATE_OFF", "MODEL_ALIASES", "MODEL_FALLBACKS", "FORWARDED_ALLOW_IPS"),
         *("MODEL_RULES", "MODELS_REFRESH"),
+        *("FILES_DIR", "FILES_MAX_BYTES"),
         "WORKER_CONNECTIONS",
     }
 )
@@ -96,12 +98,19 @@ class Settings:
     auth_auto: bool = False
     # gunicorn's forwarded_allow_ips: the proxies whose X-Forwarded-Proto is believed
     forwarded_allow_ips: str = "127.0.0.1,::1"
+    # Files API: where uploads live ("": <data dir>/files) and the size of the largest one
+    files_dir: Path | None = None
+    files_max_bytes: int = DEFAULT_FILES_MAX_BYTES
 
     @property
     def database(self) -> Path:
         if self.state_url.startswith("sqlite:///"):
             return Path(self.state_url.removeprefix("sqlite:///")).expanduser()
         return self.data_dir.expanduser() / "gateway.db"
+
+    @property
+    def files_root(self) -> Path:
+        return (self.files_dir or self.data_dir / "files").expanduser()
 
     @property
     def redis_url(self) -> str:
@@ -163,6 +172,9 @@ class Settings:
             # Team keys
             auth_auto=get("AUTH_MODE", "auto").lower() == "auto",
             forwarded_allow_ips=_networks("FORWARDED_ALLOW_IPS", get("FORWARDED_ALLOW_IPS", cls.forwarded_allow_ips)),
+            # Files API
+            files_dir=Path(get("FILES_DIR")).expanduser().absolute() if get("FILES_DIR") else None,
+            files_max_bytes=_positive_int("FILES_MAX_BYTES", get("FILES_MAX_BYTES", str(DEFAULT_FILES_MAX_BYTES))),
         )
 
 

@@ -11,7 +11,8 @@ from flask import Flask, Response, current_app, request
 
 from .config import Settings
 
-EXPOSED = "X-Request-Id, Retry-After"  # what a page may read besides the body
+# what a page may read besides the body: the upload protocol's answers too (the SDKs read them)
+EXPOSED = "X-Request-Id, Retry-After, X-Goog-Upload-URL, X-Goog-Upload-Status, X-Goog-Upload-Size-Received"
 PREFLIGHT_MAX_AGE = "3600"
 
 
@@ -29,7 +30,7 @@ def _preflight() -> Response | None:
         return None
     response = Response(status=204)
     if allowed(origin, current_app.extensions["gateway"].settings):
-        response.headers["Access-Control-Allow-Methods"] = "GET, POST, OPTIONS"
+        response.headers["Access-Control-Allow-Methods"] = "GET, POST, PUT, DELETE, OPTIONS"
         response.headers["Access-Control-Allow-Headers"] = request.environ.get(
             "HTTP_ACCESS_CONTROL_REQUEST_HEADERS", "Content-Type, x-goog-api-key"
         )

@@ -23,6 +23,8 @@ from .catalog import Catalog
 from .clock import SYSTEM_CLOCK, Clock
 from .config import Settings
 from .console.throttle import LoginThrottle, RedisFailures, SqliteFailures
+from .files.store import FileStore
+from .files.uploads import Uploads
 from .keys.gate import Keys
 from .keys.store import KeyStore
 from .periodic import Periodic
@@ -30,6 +32,8 @@ from .relay import Relay
 from .trace import account_label
 from .upstream.identity import REFRESH_EVERY, ClientIdentity, SharedRelease
 from .upstream.translate import BUILT_IN, active_rules
+
+FILES_SWEEP_EVERY = 600  # seconds; an expired file is refused from its expiry on, the sweep only frees the disk
 
 
 class Services:
@@ -83,7 +87,11 @@ class Services:
         self.rules = active_rules(settings.translate_off)
         self.families = settings.model_families or BUILT_IN
         self._catalog = Catalog(settings.model_aliases, settings.model_fallbacks)
+        # Uploaded files: on disk, where every worker (and host sharing GATEWAY_FILES_DIR) reads them
+        self.files = FileStore(settings.files_root, clock)
+        self.uploads = Uploads(self.files, settings.files_max_bytes)
         self.background: list[Periodic] = []  # started by a serving worker, never by the CLI
+        self.background.append(Periodic("files-sweep", FILES_SWEEP_EVERY, self.sweep_files, delay=60))
         # The first round a minute after the start (the lease keeps restarts from repeating it).
         refresh = settings.models_refresh
         self.background.append(Periodic("models-refresh", refresh, self.model_lists.refresh_all, min(refresh, 60)))
@@ -101,6 +109,11 @@ class Services:
         if self.settings.redis_url:
             return in_redis(self.settings.redis_url, self.clock)
         return in_sqlite(self.activity_file, self.clock)
+
+    def sweep_files(self) -> None:
+        """Expired files and abandoned uploads off the disk, and this worker's hashes of uploads gone."""
+        self.files.sweep()
+        self.uploads.prune()
 
     def start_background(self) -> None:
         """Start this worker's background jobs (gunicorn.conf.py's post_worker_init, after the fork)."""

@@ -9,6 +9,7 @@ import sqlite3
 import sys
 import tempfile
 from collections.abc import Iterable
+from pathlib import Path
 from typing import NoReturn
 
 from . import __version__
@@ -29,6 +30,7 @@ def preflight() -> tuple[Settings, int]:
     try:
         settings = Settings.from_env()
         check_data_dir(settings)
+        check_files_dir(settings)
         accounts = count_accounts(settings)
         check_exposure(settings, has_team_keys(settings))
         return settings, accounts
@@ -94,14 +96,30 @@ def make_data_dir(settings: Settings) -> None:
 def check_data_dir(settings: Settings) -> None:
     """Create the database's directory and prove it takes a write (read-only, full disk, not a directory)."""
     make_data_dir(settings)
-    directory = settings.database.parent
+    prove_writable(settings.database.parent, database_variable(settings))
+
+
+def check_files_dir(settings: Settings) -> None:
+    """Create the Files API's directory (uploads are the clients' data: owner only) and prove it takes a write."""
+    directory = settings.files_root
+    variable = "GATEWAY_FILES_DIR" if settings.files_dir else "GATEWAY_DATA_DIR"
+    if directory.exists() and not directory.is_dir():
+        raise SettingsError(f"{variable}: {directory} is not a directory")
+    try:
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(f"{variable}: cannot create {directory}: {exc.strerror}") from None
+    prove_writable(directory, variable)
+
+
+def prove_writable(directory: Path, variable: str) -> None:
     try:
         with tempfile.TemporaryFile(dir=directory) as probe:
             probe.write(b"\0" * PROBE_BYTES)
             probe.flush()
             os.fsync(probe.fileno())
     except OSError as exc:
-        raise SettingsError(f"{database_variable(settings)}: cannot write to {directory}: {exc.strerror}") from None
+        raise SettingsError(f"{variable}: cannot write to {directory}: {exc.strerror}") from None
 
 
 def count_accounts(settings: Settings) -> int:

@@ -623,7 +623,29 @@ def check_leading_user_turn(model: str, request: dict) -> Reply | None:
     return None
 
 
+def check_media(model: str, request: dict) -> Reply | None:
+    """What Google's proto parser refuses in media parts: inlineData without a mime type or whose data is not
+    base64 (bytes in proto3 JSON: standard or URL-safe alphabet, padding optional), and fileData naming a Files
+    API file, which Cloud Code Assist has no way to fetch (it has no Files API: issue 30)."""
+    for i, j, _, part in _parts(request):
+        where = f"contents[{i}].parts[{j}]"
+        inline = _member(part, "inlineData")
+        if isinstance(inline, dict):
+            if not _member(inline, "mimeType"):
+                return _invalid(f"Invalid value at '{where}.inline_data.mime_type': a mime type is required.")
+            data = str(_member(inline, "data") or "").replace("-", "+").replace("_", "/")
+            try:
+                base64.b64decode(data + "=" * (-len(data) % 4), validate=True)
+            except ValueError:
+                return _invalid(f"Invalid value at '{where}.inline_data.data' (TYPE_BYTES), Base64 decoding failed")
+        file_data = _member(part, "fileData")
+        if isinstance(file_data, dict) and "/files/" in f"/{_member(file_data, 'fileUri') or ''}":
+            return _invalid(f"Unsupported file uri: {_member(file_data, 'fileUri')} ({where}.file_data)")
+    return None
+
+
 GENERATE_CHECKS = (
+    check_media,
     check_claude_tool_ids,
     check_claude_prefill,
     check_thinking,
@@ -687,9 +709,11 @@ def strict_refusal(google: FakeGoogle, call: Call) -> Reply | None:
     if call.method not in (*GENERATE_METHODS, "countTokens", "loadCodeAssist", "onboardUser", "fetchAvailableModels"):
         return None
     refusal = check_client_version(google.client_gate, call.headers, model)
+    request = body.get("request") if isinstance(body.get("request"), dict) else {}
+    if refusal is None and call.method == "countTokens":
+        return check_media(model, request)  # its contents are parsed as a generate call's are
     if refusal is not None or call.method not in GENERATE_METHODS:
         return refusal
-    request = body.get("request") if isinstance(body.get("request"), dict) else {}
     return next((r for check in GENERATE_CHECKS if (r := check(model, request)) is not None), None)
 
 

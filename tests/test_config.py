@@ -73,6 +73,8 @@ def test_values_are_read():
         ("UPSTREAM_PROXY", "ftp://proxy:21"),
         ("FORWARDED_ALLOW_IPS", "10.0.0.1/8"),
         ("CLIENT_MANIFEST_URL", "antigravity-hub.example/manifest.yml"),
+        ("FILES_MAX_BYTES", "20M"),
+        ("FILES_MAX_BYTES", "0"),
     ],
 )
 def test_bad_values_fail_at_start_naming_the_variable(name, value):

@@ -6,6 +6,7 @@ import requests
 from tests.conftest import API_KEY, free_port
 from tests.fake_upstream import Reply
 from tests.nginx_helper import NGINX, Nginx, Tls, check, render_nginx, tls_variant
+from tests.sdk_helper import genai_client
 from tests.test_deploy import read_stream, ticks
 from tests.tls_helper import OPENSSL, CertificateAuthority
 
@@ -101,3 +102,15 @@ def test_tls_stage_proxies_https_to_the_gateway_event_by_event(tls_stage, tls, t
     upstream.script("streamGenerateContent", Reply(events=ticks(2), event_delay=1.5))
     texts, times = read_stream(https, verify=ca)
     assert texts == ["tick 0 ", "tick 1 "] and times[0] < 1.0 <= times[1]
+
+
+def test_an_sdk_upload_through_nginx_comes_back_to_nginx(http_stage, tmp_path, upstream, account):
+    """google-genai sends each chunk to the upload URL as the gateway wrote it: behind nginx on any port, that
+    URL leads back through nginx (the site passes the client's Host with its port)."""
+    data = bytes(range(256)) * (9 * 4096)  # 9 MiB: an 8 MiB chunk, then the rest
+    (tmp_path / "scan.pdf").write_bytes(data)
+    client = genai_client(http_stage.url)
+    file = client.files.upload(file=tmp_path / "scan.pdf")
+    assert file.size_bytes == len(data) and file.uri.startswith(http_stage.url + "/v1beta/files/")
+    assert client.models.generate_content(model="gemini-2.5-flash", contents=[file, "Summarise"]).text == "Hello"
+    client.files.delete(name=file.name)

@@ -79,6 +79,12 @@ def test_a_data_dir_that_is_a_file_is_not_a_directory(google, tmp_path):
     assert line == f"Error: GATEWAY_DATA_DIR: {tmp_path / 'a-file'} is not a directory\n"
 
 
+def test_a_files_dir_that_is_a_file_is_named(google, tmp_path):
+    (tmp_path / "a-file").write_text("")
+    line = start_refused(gateway_env(google, tmp_path / "data", GATEWAY_FILES_DIR=str(tmp_path / "a-file")))
+    assert line == f"Error: GATEWAY_FILES_DIR: {tmp_path / 'a-file'} is not a directory\n"
+
+
 def test_a_read_only_data_dir_is_named(google, tmp_path):
     with tmpfs(tmp_path / "ro") as mount:
         make_read_only(mount)

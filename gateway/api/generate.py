@@ -7,6 +7,7 @@ import functools
 from flask import Blueprint, Response, g, request
 
 from ..accounts.pool import fingerprint
+from ..files.inline import inline_files
 from ..keys.gate import check_model
 from ..routing import fallbacks_for
 from ..schemas import parse_json, validate_body
@@ -28,7 +29,8 @@ def model_method(target: str) -> Response:
     catalog = gateway.catalog  # read once: each read checks whether the accounts changed
     raw = read_body()
     body = parse_json(raw)
-    large = len(raw) > PIECE
+    # Cloud Code cannot fetch a Files API file: its bytes go inline, before anything reads the parts.
+    large = len(raw) + inline_files(gateway.files, body) > PIECE
     if large:
         let_streams_run()  # after one long step (parsing)
     # Aliases applied, once, before translation; the body's thinking level picks a tiered id's tier.

@@ -11,7 +11,6 @@ MODEL_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 METHODS = frozenset({"generateContent", "streamGenerateContent", "countTokens"})
 # Gemini API features Cloud Code Assist has no counterpart for: 501 naming the feature, never a bare 404.
 FEATURES = {
-    "files": "The Files API",
     "cachedContents": "Context caching",
     "batches": "The Batch API",
     "tunedModels": "Tuned models",
@@ -22,7 +21,7 @@ FEATURES = {
     "predictLongRunning": "Prediction (Imagen, Veo)",
     "batchGenerateContent": "The Batch API",
 }
-COLLECTIONS = ("files", "cachedContents", "batches", "tunedModels")  # the path segments among FEATURES
+COLLECTIONS = ("cachedContents", "batches", "tunedModels")  # the path segments among FEATURES
 
 
 def split_target(target: str) -> tuple[str, str]:

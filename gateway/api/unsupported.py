@@ -1,7 +1,8 @@
 """Gemini API features Cloud Code Assist cannot serve: 501 UNIMPLEMENTED naming the feature, any method.
 
-Registered under every version prefix (and /upload/…, where the SDKs send file uploads), so a client gets
-a clear answer instead of a bare 404. The auth hook runs first: a caller without the key still gets 401.
+Registered under every version prefix (and /upload/…, where the SDKs send uploads), so a client gets a
+clear answer instead of a bare 404. The Files API is served (gateway/files/); these are not. The auth hook
+runs first: a caller without the key still gets 401.
 """
 
 from __future__ import annotations

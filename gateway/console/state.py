@@ -1,7 +1,7 @@
 """What the console shows, as one JSON document: the pool as `gateway accounts list` sees it, usage of
-the last 24 hours, the last requests, the team keys and the audit log. Never a token or a key: the account
-rows are those of `accounts list --json`, the keys those of `keys list --json` (a key's prefix, never the
-key), and the requests are the ones the activity log keeps."""
+the last 24 hours, the last requests, the team keys, the audit log and the files stored. Never a token or a
+key: the account rows are those of `accounts list --json`, the keys those of `keys list --json` (a key's
+prefix, never the key), and the requests are the ones the activity log keeps."""
 
 from __future__ import annotations
 
@@ -50,6 +50,7 @@ def pool_state(gateway: Services, now: float) -> dict:
         del account["usage"]  # per model, the largest part of a row, and the page shows only its totals
     states = Counter(account["state"] for account in accounts)
     totals = {name: sum(row[name] for row in hourly) for name in COUNTS}
+    totals["files"], totals["file_bytes"] = gateway.files.totals()  # what the Files API holds on disk now
     return {
         "now": now,
         "client_version": gateway.client.user_agent,
