@@ -300,8 +300,12 @@ def test_the_console_totals_show_the_files_stored_and_their_bytes(files):
     image, document = png(), pdf()
     upload(files, image)
     upload(files, document, "application/pdf")
-    totals = session.get(files.url + "/console/api/state", timeout=10).json()["totals"]
-    assert (totals["files"], totals["file_bytes"]) == (2, len(image) + len(document))
+
+    def stored() -> tuple[int, int]:
+        totals = session.get(files.url + "/console/api/state", timeout=10).json()["totals"]
+        return totals["files"], totals["file_bytes"]
+
+    wait_for(lambda: stored() == (2, len(image) + len(document)), 3)  # the viewers' document is a second old at most
     page = session.get(files.url + "/console", timeout=10).text
     assert (
         '<b data-total="files">2</b>' in page and f'<b data-total="file_bytes">{len(image) + len(document)}</b>' in page
