@@ -162,10 +162,22 @@ def s5_goals(s5: dict) -> list[Verdict]:
     ]
 
 
-def s1_redis_goals(s1r: dict) -> list[Verdict]:
-    """CPU per request in Redis mode <= 1.15x SQLite mode's, at 1 and 32 connections."""
+def cpu_ratios(runs: dict, system: str, baseline: str, label: str, target: float) -> list[Verdict]:
+    """`system`'s CPU per request over `baseline`'s in one S1 pair run, at 1 and 32 connections, <= `target`."""
     verdicts = []
     for c in (1, 32):
-        r = _ratio(s1r[f"gateway-redis/c{c}"]["cpu_ms_per_request"], s1r[f"gateway/c{c}"]["cpu_ms_per_request"])
-        verdicts.append(Verdict(f"S1 Redis c={c} CPU per request, x SQLite", r, "<= 1.15", r <= 1.15))
+        r = _ratio(runs[f"{system}/c{c}"]["cpu_ms_per_request"], runs[f"{baseline}/c{c}"]["cpu_ms_per_request"])
+        verdicts.append(Verdict(label.format(c=c), r, f"<= {target:g}", r <= target))
     return verdicts
+
+
+def s1_redis_goals(s1r: dict) -> list[Verdict]:
+    """CPU per request in Redis mode <= 1.15x SQLite mode's, at 1 and 32 connections."""
+    return cpu_ratios(s1r, "gateway-redis", "gateway", "S1 Redis c={c} CPU per request, x SQLite", 1.15)
+
+
+def s1_proxy_goals(s1p: dict) -> list[Verdict]:
+    """Issue 29: CPU per request with every account behind a proxy <= 1.05x direct, both over TLS, at 1 and 32
+    connections (the proxy's own CPU is reported beside, not counted)."""
+    label = "S1P c={c} CPU per request behind a proxy, x direct"
+    return cpu_ratios(s1p["runs"], "gateway-proxy", "gateway-tls", label, 1.05)
