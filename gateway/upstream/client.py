@@ -8,7 +8,8 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool, ProxyManager
+from requests.utils import prepend_scheme_if_needed, select_proxy
+from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool, PoolManager, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from ..clock import SYSTEM_CLOCK, Clock
@@ -86,13 +87,32 @@ POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
 
 
 class _Adapter(HTTPAdapter):
-    """requests' adapter whose pools, direct and through an HTTP(S) proxy, send a request in one write.
+    """requests' adapter whose pools, direct and through an HTTP(S) proxy, send a request in one write, and
+    which finds a proxy's manager by its URL as given instead of parsing that URL again on every call.
 
     SOCKS proxies keep urllib3's own connections (their socket is set up by PySocks)."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        self._by_url: dict[str, PoolManager] = {}  # the proxy URL of a call -> its manager, once made
+        super().__init__(*args, **kwargs)
 
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = POOLS
+
+    def get_connection_with_tls_context(
+        self, request: requests.PreparedRequest, verify: object, proxies: dict | None = None, cert: object = None
+    ) -> HTTPConnectionPool:
+        """requests' own; through a known proxy without its two URL parses and checks (~12 us a call)."""
+        proxy = select_proxy(request.url, proxies)
+        manager = self._by_url.get(proxy) if proxy else None
+        if manager is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            if proxy:  # checked and made by now
+                self._by_url[proxy] = self.proxy_manager[prepend_scheme_if_needed(proxy, "http")]
+            return pool
+        host, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
+        return manager.connection_from_host(**host, pool_kwargs=pool_kwargs)
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: object) -> ProxyManager:
         made = proxy not in self.proxy_manager
