@@ -248,7 +248,7 @@ def _stream_path() -> str:
     return GEMINI_PATH + "streamGenerateContent?alt=sse"
 
 
-def _start_tls_pair(running: ExitStack, workdir: Path, conf: str, extras: list[System]) -> Tinyproxy:
+def start_tls_pair(running: ExitStack, workdir: Path, conf: str, extras: list[System]) -> Tinyproxy:
     """S1 through a proxy: an HTTPS fake ("direct-tls"), a gateway reaching it directly ("gateway-tls"),
     tinyproxy and a gateway with every account behind it ("gateway-proxy"), appended to `extras`."""
     from tests.tls_helper import CertificateAuthority
@@ -299,7 +299,7 @@ class Lineup:
             running.callback(extras[-1].stop)
             extras.append(gateway_on_redis(workdir, fake.port, extras[0].port, conf))
             running.callback(extras[-1].stop)
-        proxy = _start_tls_pair(running, workdir, conf, extras) if with_proxy else None
+        proxy = start_tls_pair(running, workdir, conf, extras) if with_proxy else None
         lineup = cls(fake, relays, workdir, extras, proxy)
         lineup.probe()
         return lineup
