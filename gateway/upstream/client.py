@@ -114,6 +114,11 @@ class _Adapter(HTTPAdapter):
         host, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         return manager.connection_from_host(**host, pool_kwargs=pool_kwargs)
 
+    def close(self) -> None:
+        """requests forgets its proxy managers here: so do we, or a later call would use a closed one's."""
+        self._by_url.clear()
+        super().close()
+
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: object) -> ProxyManager:
         made = proxy not in self.proxy_manager
         manager = super().proxy_manager_for(proxy, **proxy_kwargs)
