@@ -29,6 +29,7 @@ from .goals import (  # noqa: E402
     Verdict,
     checks,
     s1_goals,
+    s1_proxy_goals,
     s1_redis_goals,
     s2_goals,
     s3_goals,
@@ -58,7 +59,7 @@ class Plan:
 
 FULL = Plan(1, 24, 60, (500, 1000, 2000), 15, 400, 5, 10000)
 QUICK = Plan(1, 4, 15, (2000,), 8, 400, 2, 2000)
-SCENARIOS = ("s1", "s2", "s3", "s4", "s4f", "s5", "s1r", "s6")
+SCENARIOS = ("s1", "s2", "s3", "s4", "s4f", "s5", "s1r", "s1p", "s6")
 
 
 def say(message: str) -> None:
@@ -90,7 +91,7 @@ def run(plan: Plan, only: list[str], conf: str, team_key: bool = False) -> dict:
     results: dict = dict.fromkeys(SCENARIOS)
     with ExitStack() as running:
         say(f"starting the fake upstream, nginx, the bare relay and the gateway (logs in {workdir})")
-        lineup = Lineup.start(running, workdir, conf, team_key, with_redis="s1r" in only)
+        lineup = Lineup.start(running, workdir, conf, team_key, with_redis="s1r" in only, with_proxy="s1p" in only)
         if "s1" in only:
             say(f"S1: wrk, {plan.s1_rounds} x {plan.s1_seconds:g} s per system and concurrency")
             results["s1"] = scenarios.s1(lineup, plan.s1_seconds, plan.s1_rounds)
@@ -112,6 +113,9 @@ def run(plan: Plan, only: list[str], conf: str, team_key: bool = False) -> dict:
         if "s1r" in only:
             say("S1 with Redis: the gateway in SQLite mode and in Redis mode, alternating")
             results["s1r"] = scenarios.s1_redis(lineup, plan.s1_seconds, plan.s1_rounds)
+        if "s1p" in only:
+            say("S1 over HTTPS: the gateway direct and with every account behind tinyproxy, alternating")
+            results["s1p"] = scenarios.s1_proxy(lineup, plan.s1_seconds, plan.s1_rounds)
         if "s6" in only:
             say(f"S6: {plan.s6_streams} streams on the gateway opened over 10 s, 10 events 1 s apart")
             results["s6"] = scenarios.s6(lineup, plan.s6_streams)
@@ -137,18 +141,20 @@ def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
     """The report's lines, the goals and the harness checks of saved results."""
     s1, s2, s3, plan = saved["s1"], saved["s2"], saved["s3"], saved["plan"]
     s4, s5, s1r, s6 = saved.get("s4"), saved.get("s5"), saved.get("s1r"), saved.get("s6")
+    s1p = saved.get("s1p")
     goals = (s1_goals(s1) if s1 else []) + (s2_goals(s2) if s2 else [])
     goals += s3_goals(s3, plan["s3_levels"][-1]) if s3 else []
     goals += (s4_goals(s4) if s4 else []) + (s5_goals(s5) if s5 else []) + (s1_redis_goals(s1r) if s1r else [])
-    goals += s6_goals(s6) if s6 else []
-    harness = checks(s1, s2, s3)
+    goals += (s1_proxy_goals(s1p) if s1p else []) + (s6_goals(s6) if s6 else [])
+    harness = checks(s1, s2, s3, s1p)
     lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
     lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
     lines += (report.s4_table(s4) if s4 else []) + (report.s4_files_table(saved["s4f"]) if saved.get("s4f") else [])
     lines += report.s5_table(s5) if s5 else []
     lines += report.s1_redis_table(s1r) if s1r else []
+    lines += report.s1_proxy_table(s1p) if s1p else []
     lines += report.s6_table(s6) if s6 else []
-    lines += report.verdict_table("Goals (gateway vs the bare relay of this run)", goals)
+    lines += report.verdict_table("Goals (the gateway against this run's own yardsticks)", goals)
     lines += report.verdict_table("Harness checks (the fake, the load generators and the machine had room)", harness)
     return lines, goals, harness
 

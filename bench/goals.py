@@ -99,18 +99,21 @@ def _stream_goals(name: str, gateway: dict, bare: dict, bare_name: str, first_ms
     ]
 
 
-def checks(s1: dict | None, s2: dict | None, s3: dict | None) -> list[Verdict]:
+RELAYS = ("bare", "gateway", "gateway-tls", "gateway-proxy")  # whose rows the fake and the client must not limit
+
+
+def checks(s1: dict | None, s2: dict | None, s3: dict | None, s1p: dict | None = None) -> list[Verdict]:
     """The harness measured the relays, not itself: the fake, the load generators and the machine had room."""
     verdicts = []
-    for name, results in (("S1", s1), ("S2", s2), ("S3", s3)):
+    for name, results in (("S1", s1), ("S2", s2), ("S3", s3), ("S1P", s1p["runs"] if s1p else None)):
         if not results:
             continue
-        relays = [v for k, v in results.items() if k.split("/")[0] in ("bare", "gateway")]
+        relays = [v for k, v in results.items() if k.split("/")[0] in RELAYS]
         errors = sum(v["errors"] for v in results.values())
         verdicts.append(Verdict(f"{name} errors, every system", errors, "0", errors == 0))
         for key, what, limit in (
-            ("fake_busy_pct", "fake upstream busy (bare, gateway), % of its core", FAKE_BUSY_MAX),
-            ("loadgen_busy_pct", "load generator busy (bare, gateway), % of a core", LOADGEN_BUSY_MAX),
+            ("fake_busy_pct", "fake upstream busy (relays), % of its core", FAKE_BUSY_MAX),
+            ("loadgen_busy_pct", "load generator busy (relays), % of a core", LOADGEN_BUSY_MAX),
             ("other_busy_pct", "other processes on the machine, % of a core", OTHER_BUSY_MAX),
             ("steal_pct", "CPU stolen by the hypervisor, % of a core", OTHER_BUSY_MAX),
         ):
@@ -162,10 +165,22 @@ def s5_goals(s5: dict) -> list[Verdict]:
     ]
 
 
-def s1_redis_goals(s1r: dict) -> list[Verdict]:
-    """CPU per request in Redis mode <= 1.15x SQLite mode's, at 1 and 32 connections."""
+def cpu_ratios(runs: dict, system: str, baseline: str, label: str, target: float) -> list[Verdict]:
+    """`system`'s CPU per request over `baseline`'s in one S1 pair run, at 1 and 32 connections, <= `target`."""
     verdicts = []
     for c in (1, 32):
-        r = _ratio(s1r[f"gateway-redis/c{c}"]["cpu_ms_per_request"], s1r[f"gateway/c{c}"]["cpu_ms_per_request"])
-        verdicts.append(Verdict(f"S1 Redis c={c} CPU per request, x SQLite", r, "<= 1.15", r <= 1.15))
+        r = _ratio(runs[f"{system}/c{c}"]["cpu_ms_per_request"], runs[f"{baseline}/c{c}"]["cpu_ms_per_request"])
+        verdicts.append(Verdict(label.format(c=c), r, f"<= {target:g}", r <= target))
     return verdicts
+
+
+def s1_redis_goals(s1r: dict) -> list[Verdict]:
+    """CPU per request in Redis mode <= 1.15x SQLite mode's, at 1 and 32 connections."""
+    return cpu_ratios(s1r, "gateway-redis", "gateway", "S1 Redis c={c} CPU per request, x SQLite", 1.15)
+
+
+def s1_proxy_goals(s1p: dict) -> list[Verdict]:
+    """Issue 29: CPU per request with every account behind a proxy <= 1.05x direct, both over TLS, at 1 and 32
+    connections (the proxy's own CPU is reported beside, not counted)."""
+    label = "S1P c={c} CPU per request behind a proxy, x direct"
+    return cpu_ratios(s1p["runs"], "gateway-proxy", "gateway-tls", label, 1.05)

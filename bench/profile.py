@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import ExitStack
 from pathlib import Path
 
 from . import systems
@@ -27,6 +28,7 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FRAME = re.compile(r"^(?P<function>.+?) \((?P<file>.+?)(?::\d+)?\)$")
 PY_SPY = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}") or "py-spy"
 STARTERS = {"bare": systems.bare_relay, "gateway": systems.gateway}
+TLS_PAIR = ("gateway-tls", "gateway-proxy")  # S1P's: over HTTPS to the fake, direct or behind tinyproxy
 
 
 def record(system: systems.System, seconds: int, connections: int, events: int, out: Path) -> dict:
@@ -88,7 +90,7 @@ def table(counts: Counter, total: int, us_per_request: float, top: int) -> list[
 def main() -> None:
     """Start the fake and one system, record it under load, print the hottest functions."""
     parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__)
-    parser.add_argument("--system", choices=("bare", "gateway"), default="gateway")
+    parser.add_argument("--system", choices=(*STARTERS, *TLS_PAIR), default="gateway")
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--events", type=int, default=2, help="events per upstream answer (S1 uses 2)")
@@ -99,15 +101,17 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
     RESULTS.mkdir(exist_ok=True)
     out = RESULTS / time.strftime(f"profile-{args.system}-%Y%m%d-%H%M%S.txt")
-    fake = systems.fake_upstream(workdir)
-    try:
-        system = STARTERS[args.system](workdir, fake.port)
-        try:
-            run = record(system, args.seconds, args.connections, args.events, out)
-        finally:
-            system.stop()
-    finally:
-        fake.stop()
+    with ExitStack() as running:
+        if args.system in TLS_PAIR:  # both gateways, tinyproxy and the HTTPS fake start; one is recorded
+            extras: list[systems.System] = []
+            systems.start_tls_pair(running, workdir, systems.CONF, extras)
+            system = next(extra for extra in extras if extra.name == args.system)
+        else:
+            fake = systems.fake_upstream(workdir)
+            running.callback(fake.stop)
+            system = STARTERS[args.system](workdir, fake.port)
+            running.callback(system.stop)
+        run = record(system, args.seconds, args.connections, args.events, out)
     inclusive, own, owner, total = shares(out)
     us = run["cpu_s"] / run["requests"] * 1e6
     print(f"{args.system}: {run['rps']:.0f} req/s at {args.connections} connection(s), {us:.0f} us CPU/request")

@@ -55,11 +55,7 @@ def _round_by_round(s1: dict) -> list[str]:
     lines = []
     for c in (1, 32):
         ratios = by_round(s1[f"gateway/c{c}"], s1[f"bare/c{c}"], "rps")
-        q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
-        lines.append(
-            f"gateway/bare req/s round by round, c={c}: median {median:.2f}, middle half {q1:.2f}-{q3:.2f}, "
-            f"all {min(ratios):.2f}-{max(ratios):.2f} ({len(ratios)} rounds)"
-        )
+        lines.append(_spread(f"gateway/bare req/s round by round, c={c}", ratios) + f" ({len(ratios)} rounds)")
     return lines
 
 
@@ -190,13 +186,51 @@ def s5_table(s5: dict) -> list[str]:
 
 def s1_redis_table(s1r: dict) -> list[str]:
     """S1 in SQLite and Redis mode: rate, CPU per request of the gateway and of redis-server."""
-    header = ["system/conns", "req/s", "p50 ms", "p99 ms", "CPU ms/req", "redis-server CPU ms/req", "errors"]
+    return _pair_table("S1 with the pool state in Redis (GATEWAY_STATE_URL) vs SQLite", s1r, "redis", "redis-server")
+
+
+def _pair_table(title: str, runs: dict, sidecar: str, sidecar_name: str) -> list[str]:
+    """Two gateways under S1: rate, latency, CPU per request of each, of the sidecar beside it and of the fake."""
+    header = ["system/conns", "req/s", "p50 ms", "p99 ms", "CPU ms/req", f"{sidecar_name} CPU ms/req"]
+    header += ["fake CPU ms/req", *LOAD_HEADER, "errors"]
     rows = [
         [
             *_wrk_cells(key, v),
-            f"{v['redis_cpu_ms_per_request']:.3f}",
+            f"{v[f'{sidecar}_cpu_ms_per_request']:.3f}",
+            f"{v['fake_cpu_ms_per_request']:.3f}",
+            *_load(v),
             str(v["errors"]),
         ]
-        for key, v in s1r.items()
+        for key, v in runs.items()
     ]
-    return _table("S1 with the pool state in Redis (GATEWAY_STATE_URL) vs SQLite", header, rows)
+    return _table(title, header, rows)
+
+
+def s1_proxy_table(s1p: dict) -> list[str]:
+    """S1 over HTTPS, direct and with every account behind tinyproxy: the table, the ratios, the tunnels."""
+    runs = s1p["runs"]
+    title = "S1P S1 over HTTPS: every account direct (gateway-tls) vs behind tinyproxy (gateway-proxy)"
+    lines = _pair_table(title, runs, "tinyproxy", "tinyproxy")[:-1]
+    for c in (1, 32):
+        proxied, direct = runs[f"gateway-proxy/c{c}"], runs[f"gateway-tls/c{c}"]
+        cpu = proxied["cpu_ms_per_request"] / direct["cpu_ms_per_request"]
+        both = (proxied["cpu_ms_per_request"] + proxied["tinyproxy_cpu_ms_per_request"]) / direct["cpu_ms_per_request"]
+        lines.append(f"c={c}: gateway CPU per request behind the proxy {cpu:.3f}x direct ({both:.3f}x with tinyproxy)")
+        lines.append(_spread(f"proxy/direct req/s round by round, c={c}", by_round(proxied, direct, "rps")))
+        lines.append(_spread(f"proxy/direct CPU per request round by round, c={c}", _cpu_by_round(proxied, direct)))
+    lines.append(
+        f"tinyproxy CONNECTs: {s1p['connects']} for {s1p['proxied_requests']} proxied requests (warm-up included)"
+    )
+    return [*lines, ""]
+
+
+def _cpu_by_round(a: dict, b: dict) -> list[float]:
+    """a's CPU per request over b's in each round."""
+    pairs = zip(a["rounds"], b["rounds"], strict=True)
+    return [(x["cpu_s"] / x["requests"]) / (y["cpu_s"] / y["requests"]) for x, y in pairs]
+
+
+def _spread(what: str, ratios: list[float]) -> str:
+    """`what`: the median, middle half and range of `ratios`."""
+    q1, median, q3 = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else ratios * 3
+    return f"{what}: median {median:.2f}, middle half {q1:.2f}-{q3:.2f}, all {min(ratios):.2f}-{max(ratios):.2f}"

@@ -12,6 +12,7 @@ import gevent
 
 from . import big
 from .load import script, wrk
+from .meter import SIDECARS
 from .procs import Tree
 from .streams import HEADERS, body, many, stream, summary
 from .systems import Lineup, System
@@ -46,7 +47,7 @@ def _wrk_run(lineup: Lineup, system: System, lua: Path, connections: int, second
     """One wrk run, with the CPU everyone spent during it."""
     meter = lineup.meter()
     run = wrk(system.url + system.generate_path, lua, connections, seconds)
-    return {**run, **meter.stop(system.name)}
+    return {**run, **meter.stop(system.name, system.upstream)}
 
 
 def _combine(runs: list[dict]) -> dict:
@@ -62,7 +63,7 @@ def _combine(runs: list[dict]) -> dict:
         "errors": sum(r["errors"] for r in runs),
         "cpu_ms_per_request": sum(r["cpu_s"] for r in runs) / requests * 1000,
         "fake_cpu_ms_per_request": sum(r["fake_cpu_s"] for r in runs) / requests * 1000,
-        "redis_cpu_ms_per_request": sum(r["redis_cpu_s"] for r in runs) / requests * 1000,
+        **{f"{name}_cpu_ms_per_request": sum(r[f"{name}_cpu_s"] for r in runs) / requests * 1000 for name in SIDECARS},
         **{key: max(r[key] for r in runs) for key in HARNESS},
         **{key: statistics.mean(r[key] for r in runs) for key in MACHINE},
         "rounds": runs,
@@ -121,6 +122,20 @@ def s6(lineup: Lineup, count: int) -> dict[str, dict]:
 def s1_redis(lineup: Lineup, seconds: float, rounds: int) -> dict[str, dict]:
     """S1 on the gateway in SQLite mode and in Redis mode (a real redis-server), rounds alternating."""
     return s1(lineup, seconds, rounds, [lineup.named("gateway"), lineup.named("gateway-redis")])
+
+
+def s1_proxy(lineup: Lineup, seconds: float, rounds: int) -> dict:
+    """S1 over HTTPS on a gateway reaching the fake directly and on one with every account behind tinyproxy,
+    rounds alternating; with the CONNECTs tinyproxy logged (one per pooled connection if tunnels are reused)."""
+    before = _connects(lineup)  # the probes' at start
+    runs = s1(lineup, seconds, rounds, [lineup.named("gateway-tls"), lineup.named("gateway-proxy")])
+    proxied = sum(v["requests"] for key, v in runs.items() if key.startswith("gateway-proxy/"))
+    return {"runs": runs, "connects": _connects(lineup) - before, "proxied_requests": proxied}
+
+
+def _connects(lineup: Lineup) -> int:
+    """CONNECT requests in tinyproxy's log so far."""
+    return sum(1 for line in lineup.proxy.requests() if line.startswith("CONNECT "))
 
 
 def _sample_rss(tree: Tree, peak: list[float], every: float = 0.2) -> None:

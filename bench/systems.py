@@ -12,16 +12,22 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .meter import Meter
 from .procs import Tree
 from .streams import API_KEY, body, stream
+
+if TYPE_CHECKING:
+    from tests.tinyproxy_helper import Tinyproxy
+    from tests.tls_helper import CertificateAuthority
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = shutil.which("nginx", path=f"{os.environ.get('PATH', '')}:/usr/sbin")  # /usr/sbin: outside most PATHs
 REDIS = shutil.which("redis-server", path=f"{os.environ.get('PATH', '')}:/usr/sbin:/usr/bin")
 UPSTREAM_PATH = "/v1internal:streamGenerateContent"
 GEMINI_PATH = "/v1beta/models/gemini-2.5-flash:"
+GATEWAY_COMMAND = str(Path(sys.executable).parent / "gateway")  # the installed console script, as operators run it
 CONF = "gunicorn.conf.py"  # the gateway's own settings, for the bare relay too: the comparison is fair
 NGINX_CONF = """
 {user}pid {dir}/nginx.pid;
@@ -59,6 +65,7 @@ class System:
     log: Path
     processes: int  # once ready: a master and 2 workers, or the fake's one process
     probe: bool = True  # a Gemini server, checked with a short stream (redis-server is not)
+    upstream: str = "direct"  # the fake it relays to, whose CPU the run reports beside its own
 
     def __post_init__(self) -> None:
         _wait_for_port(self.port, self.process, self.log)
@@ -118,11 +125,14 @@ def _spawn(command: list[str], log: Path, env: dict[str, str] | None = None) -> 
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out, stdin=subprocess.DEVNULL)
 
 
-def fake_upstream(workdir: Path) -> System:
-    """The fake Cloud Code (bench/upstream.py), reached directly: the floor of the harness itself."""
-    port, log = free_port(), workdir / "upstream.log"
-    process = _spawn([sys.executable, "-m", "bench.upstream", "--port", str(port)], log)
-    return System("direct", port, process, UPSTREAM_PATH, UPSTREAM_PATH + "?alt=sse", log, 1)
+def fake_upstream(workdir: Path, ca: CertificateAuthority | None = None, name: str = "direct") -> System:
+    """The fake Cloud Code (bench/upstream.py), reached directly: the floor of the harness itself.
+
+    With `ca` it serves HTTPS with a certificate of that CA for 127.0.0.1 (the relays then probe it)."""
+    port, log = free_port(), workdir / f"{name}-upstream.log"
+    tls = [f"--{kind}={path}" for kind, path in zip(("cert", "key"), ca.issue("127.0.0.1"), strict=True)] if ca else []
+    process = _spawn([sys.executable, "-m", "bench.upstream", "--port", str(port), *tls], log)
+    return System(name, port, process, UPSTREAM_PATH, UPSTREAM_PATH + "?alt=sse", log, 1, probe=not ca, upstream=name)
 
 
 def nginx(workdir: Path, upstream_port: int) -> System:
@@ -137,13 +147,18 @@ def nginx(workdir: Path, upstream_port: int) -> System:
     return System("nginx", port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3)
 
 
-def _gunicorn(name: str, workdir: Path, conf: str, env: dict[str, str], *app: str) -> System:
+def _clean_env(env: dict[str, str]) -> dict[str, str]:
+    """This environment without any GATEWAY_* setting or proxy variable of the caller's, plus `env`."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and "PROXY" not in k.upper()}
+    return {**clean, **env}
+
+
+def _gunicorn(name: str, workdir: Path, conf: str, env: dict[str, str], *app: str, upstream: str = "direct") -> System:
     """A gunicorn master with the gateway's settings (`conf`: gevent, worker_connections), 2 workers."""
     port, log = free_port(), workdir / f"{name}.log"
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_") and "PROXY" not in k.upper()}
-    env = {**clean, **env, "GATEWAY_BIND": f"127.0.0.1:{port}", "GATEWAY_WORKERS": "2"}
+    env = _clean_env({**env, "GATEWAY_BIND": f"127.0.0.1:{port}", "GATEWAY_WORKERS": "2"})
     process = _spawn([sys.executable, "-m", "gunicorn", "-c", conf, *app], log, env)
-    return System(name, port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3)
+    return System(name, port, process, GEMINI_PATH + "generateContent", _stream_path(), log, 3, upstream=upstream)
 
 
 def bare_relay(workdir: Path, upstream_port: int, conf: str = CONF) -> System:
@@ -160,10 +175,16 @@ def gateway(
     team_key: bool = False,
     state_url: str = "",
     name: str = "gateway",
+    fake: System | None = None,
+    ca: CertificateAuthority | None = None,
+    proxy: str = "",
 ) -> System:
     """The gateway (gunicorn.conf.py's own app), with accounts whose tokens stay valid for the whole run.
 
-    `team_key`: the clients' key is a team key (no limits) and the admin key another one, to measure that path."""
+    `team_key`: the clients' key is a team key (no limits) and the admin key another one, to measure that path.
+    `fake` and `ca`: an HTTPS fake (`fake_upstream(ca=...)`) and the CA the gateway then trusts, as a deployment
+    behind a private CA does (GATEWAY_CA_BUNDLE); `proxy`: every account's egress, set with `gateway accounts
+    set --proxy` as an operator would."""
     from gateway.accounts.store import Store
     from gateway.keys.store import KeyStore, TeamKey, digest
 
@@ -176,7 +197,7 @@ def gateway(
         )
     if team_key:
         KeyStore(store).create(TeamKey(0, "bench", digest(API_KEY), API_KEY[:8], time.time()))
-    origin = f"http://127.0.0.1:{upstream_port}"
+    origin = f"{'https' if ca else 'http'}://127.0.0.1:{upstream_port}"
     env = {
         "GATEWAY_DATA_DIR": str(data),
         "GATEWAY_UPSTREAM_URLS": origin,
@@ -185,8 +206,12 @@ def gateway(
         "GATEWAY_AUTH_MODE": "strict",  # a key checked on every request, as deployed
         "GATEWAY_API_KEY": "bench-admin-key" if team_key else API_KEY,
         "GATEWAY_STATE_URL": state_url,
+        **({"GATEWAY_CA_BUNDLE": str(ca.cert)} if ca else {}),
     }
-    return _gunicorn(name, workdir, conf, env)
+    for n in range(accounts if proxy else 0):
+        command = [GATEWAY_COMMAND, "accounts", "set", f"bench{n}@example.com", "--proxy", proxy]
+        subprocess.run(command, cwd=ROOT, env=_clean_env(env), capture_output=True, check=True, timeout=60)
+    return _gunicorn(name, workdir, conf, env, upstream=fake.name if fake else "direct")
 
 
 def redis_server(workdir: Path) -> System:
@@ -204,8 +229,42 @@ def gateway_on_redis(workdir: Path, upstream_port: int, redis_port: int, conf: s
     return gateway(workdir, upstream_port, conf, state_url=url, name="gateway-redis")
 
 
+def tinyproxy(workdir: Path, target_port: int) -> tuple[System, Tinyproxy]:
+    """Debian's tinyproxy (tests/tinyproxy_helper.py) allowing CONNECT to `target_port` only, logging each request.
+
+    Room for every tunnel the gateway's pools keep open (one per upstream request in flight, per worker)."""
+    from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
+
+    if TINYPROXY is None:
+        raise RuntimeError("S1 through a proxy needs tinyproxy: sudo apt-get install -y tinyproxy")
+    folder = workdir / "tinyproxy"
+    folder.mkdir()
+    proxy = Tinyproxy(folder, free_port(), connect_ports=(target_port,), max_clients=512)
+    port = int(proxy.url.rsplit(":", 1)[1])
+    return System("tinyproxy", port, proxy.process, "", "", proxy.log, 1, probe=False), proxy
+
+
 def _stream_path() -> str:
     return GEMINI_PATH + "streamGenerateContent?alt=sse"
+
+
+def start_tls_pair(running: ExitStack, workdir: Path, conf: str, extras: list[System]) -> Tinyproxy:
+    """S1 through a proxy: an HTTPS fake ("direct-tls"), a gateway reaching it directly ("gateway-tls"),
+    tinyproxy and a gateway with every account behind it ("gateway-proxy"), appended to `extras`."""
+    from tests.tls_helper import CertificateAuthority
+
+    folder = workdir / "ca"
+    folder.mkdir()
+    ca = CertificateAuthority.create(folder)
+    fake = fake_upstream(workdir, ca, name="direct-tls")
+    running.callback(fake.stop)
+    system, proxy = tinyproxy(workdir, fake.port)
+    running.callback(system.stop)
+    extras.extend((fake, system))
+    for name, egress in (("gateway-tls", ""), ("gateway-proxy", proxy.url)):
+        extras.append(gateway(workdir, fake.port, conf, name=name, fake=fake, ca=ca, proxy=egress))
+        running.callback(extras[-1].stop)
+    return proxy
 
 
 @dataclass
@@ -215,11 +274,18 @@ class Lineup:
     fake: System
     relays: list[System]  # nginx, bare, gateway
     workdir: Path
-    extras: list[System]  # redis-server and the gateway on it, when S1 with Redis runs
+    extras: list[System]  # redis-server and the gateway on it (S1 with Redis); the HTTPS fake and more (S1P)
+    proxy: Tinyproxy | None = None  # the tinyproxy of S1 through a proxy, whose log counts the CONNECTs
 
     @classmethod
     def start(
-        cls, running: ExitStack, workdir: Path, conf: str = CONF, team_key: bool = False, with_redis: bool = False
+        cls,
+        running: ExitStack,
+        workdir: Path,
+        conf: str = CONF,
+        team_key: bool = False,
+        with_redis: bool = False,
+        with_proxy: bool = False,
     ) -> Lineup:
         """Start everything; `running` stops it all when it closes."""
         fake = fake_upstream(workdir)
@@ -233,7 +299,8 @@ class Lineup:
             running.callback(extras[-1].stop)
             extras.append(gateway_on_redis(workdir, fake.port, extras[0].port, conf))
             running.callback(extras[-1].stop)
-        lineup = cls(fake, relays, workdir, extras)
+        proxy = start_tls_pair(running, workdir, conf, extras) if with_proxy else None
+        lineup = cls(fake, relays, workdir, extras, proxy)
         lineup.probe()
         return lineup
 

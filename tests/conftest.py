@@ -21,6 +21,8 @@ import requests
 
 from gateway.accounts.store import Store
 from tests.fake_upstream import FakeGoogle
+from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
+from tests.tls_helper import OPENSSL, CertificateAuthority
 
 ROOT = Path(__file__).resolve().parent.parent
 API_KEY = "test-key-0123456789"
@@ -252,6 +254,39 @@ def own_gateway(google, tmp_path_factory) -> Callable[..., Gateway]:
     yield start
     for gateway in started:
         gateway.stop()
+
+
+@pytest.fixture(scope="module")
+def ca(tmp_path_factory) -> CertificateAuthority:
+    """A throw-away CA (the `openssl` command) whose certificates the tests' TLS servers present."""
+    if OPENSSL is None:
+        pytest.skip("openssl is not installed (apt-get install openssl)")
+    return CertificateAuthority.create(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def tls_google(ca) -> FakeGoogle:
+    """The fake Google on https://127.0.0.1, its certificate signed by the test CA (token endpoint included)."""
+    fake = FakeGoogle(tls=ca.server_context("127.0.0.1")).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def tls_upstream(tls_google) -> FakeGoogle:
+    tls_google.reset()
+    return tls_google
+
+
+@pytest.fixture(scope="module")
+def tls_proxy(tls_google, tmp_path_factory) -> Tinyproxy:
+    """tinyproxy allowing CONNECT to the TLS fake's port only, logging each request line."""
+    if TINYPROXY is None:
+        pytest.skip("tinyproxy is not installed (apt-get install tinyproxy)")
+    google_port = int(tls_google.url.rsplit(":", 1)[1])
+    server = Tinyproxy(tmp_path_factory.mktemp("tinyproxy"), free_port(), connect_ports=(google_port,))
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -1,12 +1,16 @@
 """Egress per account: each account's calls through its own proxy (two real tinyproxy instances on loopback)."""
 
 import json
+import ssl
 
 import pytest
+import requests
 
-from gateway.accounts.egress import DIRECT, EgressError, egress_of, mask, parse_proxy, shown
+from gateway.accounts.egress import DIRECT, EgressError, Egresses, egress_of, mask, parse_proxy, shown
 from gateway.accounts.store import Account
+from gateway.codec import dumps
 from gateway.config import Settings
+from gateway.upstream.client import ONE_WRITE_MAX
 from tests.conftest import HELLO, free_port, gateway_env, running_gateway
 from tests.console_helper import console_session, page_token
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
@@ -187,3 +191,41 @@ def test_an_accounts_proxy_survives_a_gateway_restart(google, proxies, tmp_path)
     with running_gateway(env) as second:
         assert second.post(f"{FLASH}:generateContent", HELLO).status_code == 200
     assert proxied_through(google, "erin@example.com")["streamGenerateContent"] == {"egress-a"}
+
+
+def test_an_egress_keeps_one_tunnel_and_sends_each_request_in_one_write(tls_upstream, tls_proxy, ca, monkeypatch):
+    """Through a CONNECT proxy the route's pool keeps its TLS connection: N calls, one CONNECT. Each request's
+    head and small body leave in one write: a proxy relaying without TCP_NODELAY (tinyproxy) would hold a
+    second write until Google acknowledged the first, 40 ms later (issue 29). A big body follows its head."""
+    writes: list[bytes] = []
+    sendall = ssl.SSLSocket.sendall
+    monkeypatch.setattr(
+        ssl.SSLSocket, "sendall", lambda sock, data, *a: writes.append(bytes(data)) or sendall(sock, data, *a)
+    )
+    tls_upstream.add_account("rt-dora", "dora@example.com")
+    settings = Settings.from_env(
+        {
+            "GATEWAY_UPSTREAM_URLS": tls_upstream.url,
+            "GATEWAY_OAUTH_TOKEN_URL": tls_upstream.token_url,
+            "GATEWAY_CA_BUNDLE": str(ca.cert),
+        }
+    )
+    connects_before = len([line for line in tls_proxy.requests() if line.startswith("CONNECT ")])
+    route = Egresses(settings).for_proxy(tls_proxy.url)
+    token = route.oauth.refresh("rt-dora").access_token
+    parsed: list[str] = []  # the proxy's URL is parsed and checked once, not on every call (~12 us each)
+    prepend = requests.adapters.prepend_scheme_if_needed
+    monkeypatch.setattr(
+        requests.adapters, "prepend_scheme_if_needed", lambda url, s: parsed.append(url) or prepend(url, s)
+    )
+    small, big = HELLO, {"contents": [{"role": "user", "parts": [{"text": "x" * ONE_WRITE_MAX}]}]}
+    for body in (small, small, small, big, small):
+        with route.client.call("countTokens", token, {"request": body}) as answer:
+            assert answer.json()["totalTokens"] > 0  # read whole: the connection goes back to the pool
+    connects = [line for line in tls_proxy.requests() if line.startswith("CONNECT ")][connects_before:]
+    assert connects == [f"CONNECT {tls_upstream.url.removeprefix('https://')} HTTP/1.0"], connects
+    heads = [w for w in writes if w.startswith(b"POST /v1internal:countTokens ")]
+    assert [w.endswith(dumps({"request": small})) for w in heads] == [True, True, True, False, True], heads
+    assert heads[3].endswith(b"\r\n\r\n")  # the big body went after its head, not copied behind it
+    assert len(tls_upstream.calls_to("countTokens")) == 5
+    assert parsed == []  # the OAuth call before made the proxy's manager for the route's session

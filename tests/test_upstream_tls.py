@@ -7,9 +7,8 @@ import pytest
 from gateway.config import Settings, SettingsError
 from gateway.upstream.errors import proxy_name
 from tests.conftest import HELLO, add_account, free_port, gateway_env, start_gateway
-from tests.fake_upstream import FakeGoogle
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
-from tests.tls_helper import OPENSSL, CertificateAuthority, TlsFront
+from tests.tls_helper import OPENSSL, TlsFront
 
 GENERATE = "/v1beta/models/gemini-2.5-flash:generateContent"
 pytestmark = pytest.mark.skipif(OPENSSL is None, reason="openssl is not installed (apt-get install openssl)")
@@ -19,25 +18,6 @@ needs_tinyproxy = pytest.mark.skipif(TINYPROXY is None, reason="tinyproxy is not
 def api_calls(fake) -> list[str]:
     """The OAuth and v1internal calls the fake received (the client-version manifest is read beside them)."""
     return [call.method for call in fake.calls if not call.method.startswith("/manifest/")]
-
-
-@pytest.fixture(scope="module")
-def ca(tmp_path_factory) -> CertificateAuthority:
-    return CertificateAuthority.create(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def tls_google(ca) -> FakeGoogle:
-    """The fake Google on https://127.0.0.1, its certificate signed by the test CA (token endpoint included)."""
-    fake = FakeGoogle(tls=ca.server_context("127.0.0.1")).start()
-    yield fake
-    fake.stop()
-
-
-@pytest.fixture
-def tls_upstream(tls_google) -> FakeGoogle:
-    tls_google.reset()
-    return tls_google
 
 
 @pytest.fixture
@@ -54,16 +34,6 @@ def run_gateway(tls_upstream, tmp_path):
     yield run
     for gateway in started:
         gateway.stop()
-
-
-@pytest.fixture(scope="module")
-def proxy(tls_google, tmp_path_factory) -> Tinyproxy:
-    if TINYPROXY is None:
-        pytest.skip("tinyproxy is not installed")
-    google_port = int(tls_google.url.rsplit(":", 1)[1])
-    server = Tinyproxy(tmp_path_factory.mktemp("tinyproxy"), free_port(), connect_ports=(google_port,))
-    yield server
-    server.stop()
 
 
 def assert_nothing_benched(gateway) -> None:
@@ -94,24 +64,24 @@ def test_an_untrusted_upstream_certificate_fails_at_once_and_says_what_to_set(ru
 
 
 @needs_tinyproxy
-def test_calls_to_google_go_through_the_connect_proxy(run_gateway, tls_upstream, proxy, ca):
-    gateway = run_gateway(GATEWAY_CA_BUNDLE=str(ca.cert), GATEWAY_UPSTREAM_PROXY=proxy.url)
+def test_calls_to_google_go_through_the_connect_proxy(run_gateway, tls_upstream, tls_proxy, ca):
+    gateway = run_gateway(GATEWAY_CA_BUNDLE=str(ca.cert), GATEWAY_UPSTREAM_PROXY=tls_proxy.url)
     response = gateway.post(GENERATE, HELLO)
     assert response.status_code == 200, response.text
     target = tls_upstream.url.removeprefix("https://")
-    assert any(line.startswith(f"CONNECT {target} ") for line in proxy.requests()), proxy.requests()
+    assert any(line.startswith(f"CONNECT {target} ") for line in tls_proxy.requests()), tls_proxy.requests()
     assert api_calls(tls_upstream) == ["token", "streamGenerateContent"]
 
 
 @needs_tinyproxy
-def test_an_https_proxy_is_trusted_through_the_ca_bundle(run_gateway, tls_upstream, proxy, ca):
-    front = TlsFront(ca.server_context("127.0.0.1"), int(proxy.url.rsplit(":", 1)[1]))
+def test_an_https_proxy_is_trusted_through_the_ca_bundle(run_gateway, tls_upstream, tls_proxy, ca):
+    front = TlsFront(ca.server_context("127.0.0.1"), int(tls_proxy.url.rsplit(":", 1)[1]))
     try:
         gateway = run_gateway(GATEWAY_CA_BUNDLE=str(ca.cert), GATEWAY_UPSTREAM_PROXY=f"https://127.0.0.1:{front.port}")
         response = gateway.post(GENERATE, HELLO)
         assert response.status_code == 200, response.text
         assert api_calls(tls_upstream) == ["token", "streamGenerateContent"]
-        assert len(proxy.requests()) > 0
+        assert len(tls_proxy.requests()) > 0
     finally:
         front.stop()
 

@@ -19,13 +19,20 @@ class Tinyproxy:
     """tinyproxy allowing 127.0.0.1 to CONNECT to the given ports only; stop() ends it."""
 
     def __init__(
-        self, directory: Path, port: int, connect_ports: tuple[int, ...] = (), via: str = "", login: str = ""
+        self,
+        directory: Path,
+        port: int,
+        connect_ports: tuple[int, ...] = (),
+        via: str = "",
+        login: str = "",
+        max_clients: int = 20,
     ) -> None:
-        """`via`: the name it puts in the Via header of what it forwards; `login`: "user:password" it requires."""
+        """`via`: the name it puts in the Via header of what it forwards; `login`: "user:password" it requires;
+        `max_clients`: connections it serves at once (a kept-alive CONNECT tunnel holds one for its life)."""
         self.url = f"http://127.0.0.1:{port}"
         self.log = directory / "tinyproxy.log"
         config = directory / "tinyproxy.conf"
-        settings = {"Port": port, "Listen": "127.0.0.1", "Allow": "127.0.0.1", "Timeout": 30, "MaxClients": 20}
+        settings = {"Port": port, "Listen": "127.0.0.1", "Allow": "127.0.0.1", "Timeout": 30, "MaxClients": max_clients}
         settings.update(LogLevel="Connect", LogFile=f'"{self.log}"', PidFile=f'"{directory / "tinyproxy.pid"}"')
         if via:
             settings["ViaProxyName"] = f'"{via}"'
