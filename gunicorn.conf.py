@@ -31,6 +31,10 @@ worker_class = "gateway.worker.Worker"  # gevent's: a greenlet per open stream (
 # GATEWAY_WORKER_CONNECTIONS (default 6000: 10,000 streams on two workers, with room for an uneven split);
 # the gateway refuses new requests with a 503 a little before it (gateway/capacity.py), so none waits.
 worker_connections = GATEWAY.worker_connections
+# New connections wait in the listen queue while the workers are busy: gunicorn's default of 2048 overflowed at
+# 1,000 new streams a second (S6, 10,000 streams on 2 cores: 411 connections reset; none with 4096). As many as
+# a worker holds, at least that default; the kernel caps it at net.core.somaxconn (4096 on current kernels).
+backlog = max(2048, worker_connections)
 # Each stream holds two descriptors in its worker (client and upstream sockets), plus the process's own
 # files: raise the soft limit to cover them, as far as the hard one allows (systemd's LimitNOFILE sets both).
 NOFILE_NEEDED = 2 * worker_connections + 256

@@ -1,7 +1,10 @@
 """A full worker answers 503 UNAVAILABLE with Retry-After at once, and /metrics says how full it is."""
 
 import contextlib
+import shutil
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -57,3 +60,13 @@ def test_a_full_worker_refuses_at_once_and_serves_again_when_streams_end(small, 
             assert b"tick 1" in b"".join(lines)  # read to its end: the worker lets it go
     assert small.post(STREAM, HELLO, timeout=10).status_code == 200
     assert metric(small.get("/metrics").text, "gateway_open_requests") == 0
+
+
+@pytest.mark.skipif(shutil.which("ss") is None, reason="ss (iproute2) is not installed; CI has it: .ci/run")
+def test_the_listen_queue_holds_a_burst_of_new_connections(google, tmp_path):
+    """A burst of new streams waits to be accepted rather than being reset (gunicorn's default 2048 overflowed)."""
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    with running_gateway(gateway_env(google, tmp_path)) as gateway:  # GATEWAY_WORKER_CONNECTIONS: 6000
+        port = gateway.url.rsplit(":", 1)[1]
+        listening = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True)
+        assert int(listening.stdout.split()[2]) == min(6000, somaxconn)  # Send-Q of a listener: its backlog
