@@ -103,7 +103,16 @@ def test_every_call_of_an_account_goes_through_its_own_proxy(gateway, upstream, 
             "accounts", "add", "--refresh-token", f"rt-{email.split('@')[0]}", "--email", email, "--proxy", proxy
         )
         assert added.returncode == 0, added.stdout + added.stderr
-    assert gateway.cli("accounts", "quota").returncode == 0
+    # tinyproxy, proxying plain HTTP (the fake's; Google's is HTTPS, in a tunnel that stays open), closes every
+    # connection after its answer without saying so: a call right behind another may find its pooled connection
+    # gone. The quota buckets' read is best effort, so one lost that way is only missing: ask again.
+    for _ in range(3):
+        assert gateway.cli("accounts", "quota").returncode == 0
+        if all(
+            "retrieveUserQuotaSummary" in proxied_through(upstream, email)
+            for email in ("alice@example.com", "bob@example.com")
+        ):
+            break
     for serving, idle in (("alice@example.com", "bob@example.com"), ("bob@example.com", "alice@example.com")):
         gateway.store.update(gateway.store.find(idle).id, enabled=0)  # one conversation sticks to one account
         gateway.store.update(gateway.store.find(serving).id, enabled=1)
