@@ -8,8 +8,8 @@ from http.cookiejar import DefaultCookiePolicy
 import requests
 from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
-from requests.utils import prepend_scheme_if_needed, select_proxy
-from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool, PoolManager, ProxyManager
+from requests.utils import select_proxy
+from urllib3 import HTTPConnectionPool, HTTPResponse, HTTPSConnectionPool, ProxyManager
 from urllib3.connection import HTTPConnection, HTTPSConnection
 
 from ..clock import SYSTEM_CLOCK, Clock
@@ -92,10 +92,6 @@ class _Adapter(HTTPAdapter):
 
     SOCKS proxies keep urllib3's own connections (their socket is set up by PySocks)."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        self._by_url: dict[str, PoolManager] = {}  # the proxy URL of a call -> its manager, once made
-        super().__init__(*args, **kwargs)
-
     def init_poolmanager(self, *args: object, **kwargs: object) -> None:
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = POOLS
@@ -103,21 +99,16 @@ class _Adapter(HTTPAdapter):
     def get_connection_with_tls_context(
         self, request: requests.PreparedRequest, verify: object, proxies: dict | None = None, cert: object = None
     ) -> HTTPConnectionPool:
-        """requests' own; through a known proxy without its two URL parses and checks (~12 us a call)."""
+        """requests' own; through a known proxy without its two URL parses and checks (~12 us a call).
+
+        requests keys its managers by the proxy URL with its scheme, which an account's proxy always has (egress.py
+        checks it): one made and not closed since is found as given; any other goes the long way, which makes it."""
         proxy = select_proxy(request.url, proxies)
-        manager = self._by_url.get(proxy) if proxy else None
+        manager = self.proxy_manager.get(proxy) if proxy else None
         if manager is None:
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            if proxy:  # checked and made by now
-                self._by_url[proxy] = self.proxy_manager[prepend_scheme_if_needed(proxy, "http")]
-            return pool
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
         host, pool_kwargs = self.build_connection_pool_key_attributes(request, verify, cert)
         return manager.connection_from_host(**host, pool_kwargs=pool_kwargs)
-
-    def close(self) -> None:
-        """requests forgets its proxy managers here: so do we, or a later call would use a closed one's."""
-        self._by_url.clear()
-        super().close()
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: object) -> ProxyManager:
         made = proxy not in self.proxy_manager
