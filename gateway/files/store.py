@@ -14,11 +14,14 @@ import os
 import re
 import secrets
 import string
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from ..clock import Clock
+
+T = TypeVar("T")
 
 FILE_LIFETIME = 48 * 3600  # Google deletes an uploaded file 48 hours after its upload
 UPLOAD_LIFETIME = 3600  # an upload left unused this long is forgotten, its upload URL dead
@@ -72,30 +75,27 @@ class FileStore:
     def data_path(self, file_id: str) -> Path:
         return self.root / file_id
 
+    def sidecar_path(self, file_id: str) -> Path:
+        return self.root / f"{file_id}.json"
+
     def get(self, file_id: str) -> StoredFile | None:
         """The file, unless it does not exist or expired (the sweep may not have come by yet)."""
-        if not FILE_ID.fullmatch(file_id):
-            return None
-        record = _read_json(self.root / f"{file_id}.json")
-        if record is None:
-            return None
-        stored = StoredFile(**record)
-        return stored if stored.expires > self.clock() else None
+        stored = _load(StoredFile, FILE_ID, file_id, self.sidecar_path)
+        return stored if stored is not None and stored.expires > self.clock() else None
 
     def all(self) -> list[StoredFile]:
         """Every live file, newest first."""
         now = self.clock()
-        found = [StoredFile(**r) for r in map(_read_json, self._sidecars()) if r is not None]
-        return sorted((f for f in found if f.expires > now), key=lambda f: (-f.created, f.id))
+        return sorted((f for f in self._stored() if f.expires > now), key=lambda f: (-f.created, f.id))
 
     def publish(self, part: Path, stored: StoredFile) -> None:
         """Move an upload's bytes into place, then make the file visible by its sidecar."""
         os.replace(part, self.data_path(stored.id))
-        _write_json(self.root / f"{stored.id}.json", asdict(stored))
+        _write_json(self.sidecar_path(stored.id), asdict(stored))
 
     def delete(self, file_id: str) -> None:
         """Sidecar first: the file is gone for every reader before its bytes are."""
-        for path in (self.root / f"{file_id}.json", self.data_path(file_id)):
+        for path in (self.sidecar_path(file_id), self.data_path(file_id)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -107,7 +107,7 @@ class FileStore:
                 return candidate
 
     def taken(self, file_id: str) -> bool:
-        return (self.root / f"{file_id}.json").exists() or self.data_path(file_id).exists()
+        return self.sidecar_path(file_id).exists() or self.data_path(file_id).exists()
 
     def totals(self) -> tuple[int, int]:
         """(files stored, their bytes), for the console."""
@@ -127,23 +127,21 @@ class FileStore:
 
     def upload(self, upload_id: str) -> Upload | None:
         """The upload this id names, unless unknown or left unused for an hour."""
-        if not UPLOAD_ID.fullmatch(upload_id):
-            return None
-        record = _read_json(self.uploads / f"{upload_id}.json")
-        if record is None:
-            return None
-        upload = Upload(**record)
-        return upload if upload.touched + UPLOAD_LIFETIME > self.clock() else None
+        upload = _load(Upload, UPLOAD_ID, upload_id, self.record_path)
+        return upload if upload is not None and upload.touched + UPLOAD_LIFETIME > self.clock() else None
 
     def save(self, upload: Upload) -> None:
-        _write_json(self.uploads / f"{upload.id}.json", asdict(upload))
+        _write_json(self.record_path(upload.id), asdict(upload))
 
     def part_path(self, upload_id: str) -> Path:
         return self.uploads / f"{upload_id}.part"
 
+    def record_path(self, upload_id: str) -> Path:
+        return self.uploads / f"{upload_id}.json"
+
     def discard(self, upload_id: str) -> None:
         """Forget an upload and whatever it received."""
-        for path in (self.uploads / f"{upload_id}.json", self.part_path(upload_id)):
+        for path in (self.record_path(upload_id), self.part_path(upload_id)):
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
 
@@ -152,17 +150,16 @@ class FileStore:
     def sweep(self) -> None:
         """Delete expired files and uploads left unused (every worker may run it: each step tolerates another's)."""
         now = self.clock()
-        for sidecar in self._sidecars():
-            record = _read_json(sidecar)
-            if record is not None and StoredFile(**record).expires <= now:
-                self.delete(sidecar.stem)
+        for stored in self._stored():
+            if stored.expires <= now:
+                self.delete(stored.id)
         for path in _listing(self.uploads):
             upload_id = path.name.partition(".")[0]
             if not UPLOAD_ID.fullmatch(upload_id):
                 continue
             if path.suffix == ".json" and self.upload(upload_id) is None:
                 self.discard(upload_id)
-            elif path.suffix == ".part" and not (self.uploads / f"{upload_id}.json").exists():
+            elif path.suffix == ".part" and not self.record_path(upload_id).exists():
                 self.discard(upload_id)  # its session file lost (a crash between two writes): nothing reads it
         self._drop_orphans()
 
@@ -177,7 +174,7 @@ class FileStore:
         except FileNotFoundError:
             return
         for path in _listing(self.root):
-            if FILE_ID.fullmatch(path.name) and not (self.root / f"{path.name}.json").exists():
+            if FILE_ID.fullmatch(path.name) and not self.sidecar_path(path.name).exists():
                 with contextlib.suppress(FileNotFoundError):
                     if changed - path.stat().st_mtime > UPLOAD_LIFETIME:
                         path.unlink()
@@ -185,12 +182,26 @@ class FileStore:
     def _sidecars(self) -> Iterator[Path]:
         return (path for path in _listing(self.root) if path.suffix == ".json" and FILE_ID.fullmatch(path.stem))
 
+    def _stored(self) -> Iterator[StoredFile]:
+        """Every file whose sidecar reads, expired or not."""
+        for sidecar in self._sidecars():
+            if (record := _read_json(sidecar)) is not None:
+                yield StoredFile(**record)
+
 
 def _listing(directory: Path) -> list[Path]:
     try:
         return list(directory.iterdir())
     except FileNotFoundError:
         return []
+
+
+def _load(kind: Callable[..., T], pattern: re.Pattern, key: str, path_of: Callable[[str], Path]) -> T | None:
+    """The record a sidecar holds for `key`, as `kind`; None for a key of the wrong shape (never a path read)."""
+    if not pattern.fullmatch(key):
+        return None
+    record = _read_json(path_of(key))
+    return None if record is None else kind(**record)
 
 
 def _read_json(path: Path) -> dict | None:
