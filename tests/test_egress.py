@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.upstream.client import ONE_WRITE_MAX
 from tests.conftest import HELLO, free_port, gateway_env, running_gateway
 from tests.console_helper import console_session, page_token
+from tests.sdk_helper import genai_client
 from tests.tinyproxy_helper import TINYPROXY, Tinyproxy
 
 FLASH = "/v1beta/models/gemini-2.5-flash"
@@ -131,6 +132,24 @@ def test_every_call_of_an_account_goes_through_its_own_proxy(gateway, upstream, 
     assert rows["alice@example.com"]["proxy"] == plain.url
     assert SECRET not in listed.stdout + gateway.cli("accounts", "list").stdout
     assert SECRET not in gateway.log_path.read_text()
+
+
+def test_the_sdk_is_served_through_the_accounts_proxy(gateway, upstream, proxies):
+    """google-genai as a user runs it: generate, stream and count leave through the serving account's proxy."""
+    _, guarded = proxies
+    upstream.add_account("rt-carol", "carol@example.com")
+    proxy = guarded.url.replace("http://", f"http://user:{SECRET}@")
+    added = gateway.cli(
+        "accounts", "add", "--refresh-token", "rt-carol", "--email", "carol@example.com", "--proxy", proxy
+    )
+    assert added.returncode == 0, added.stdout + added.stderr
+    client = genai_client(gateway.url)
+    assert client.models.generate_content(model="gemini-2.5-flash", contents="Hello").text
+    assert "".join(c.text or "" for c in client.models.generate_content_stream(model="gemini-2.5-flash", contents="Hi"))
+    assert client.models.count_tokens(model="gemini-2.5-flash", contents="a b c").total_tokens == 3
+    seen = proxied_through(upstream, "carol@example.com")
+    assert {"streamGenerateContent", "countTokens"} <= set(seen), seen  # generate goes upstream as a stream too
+    assert all(names == {"egress-b"} for names in seen.values()), seen
 
 
 def test_a_down_proxy_skips_its_account_and_the_next_serves(gateway, upstream, proxies):
