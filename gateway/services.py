@@ -51,17 +51,16 @@ class Services:
         self.store = self.records
         self.signatures: Signatures = SqliteSignatures(self.records)
         self.sessions: Sessions = SqliteSessions(self.records)
+        leases = SqliteLeases(self.records)
         if settings.redis_url:
             from .accounts.redis_state import RedisState  # the redis client is needed only in this mode
 
             self.store = RedisState(settings.redis_url, self.records)
             self.signatures = RedisSignatures(self.store)
             self.sessions = RedisSessions(self.store, self.sessions)
+            leases = RedisLeases(self.store, leases)
         self.keys = Keys(key_backend(settings, self.records))
         self.pool = Pool(self.store, self.egresses)
-        leases = SqliteLeases(self.records)
-        if settings.redis_url:
-            leases = RedisLeases(self.store, leases)
         self.model_lists = ModelLists(self.pool, leases, settings.models_refresh)
         self.pool.on_not_found = self.model_lists.after_not_found
         self.usage = UsageLog(self.store)
