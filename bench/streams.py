@@ -5,10 +5,12 @@ Needs a gevent-patched process (`python -m bench` patches at start) to hold thou
 
 from __future__ import annotations
 
-import http.client
+import functools
 import json
 import math
+import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import gevent
@@ -36,40 +38,99 @@ class Stream:
 def stream(port: int, path: str, payload: str, expected: int, timeout: float = 30) -> Stream:
     """One streamed request, read to its end; anything but `expected` clean events is an error."""
     result = Stream()
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        started = time.time()
-        connection.request("POST", path, payload, HEADERS)
-        response = connection.getresponse()
-        if response.status != 200:
-            result.error = f"HTTP {response.status}"
-            return result
-        pending, scan = bytearray(), 0
-        while chunk := response.read1(1 << 20):
-            now = time.time()
-            pending += chunk  # a bytearray grows in place: multi-MB events cost no quadratic re-joins
-            frames = []
-            while (end := pending.find(b"\n\n", scan)) >= 0:
-                frames.append(bytes(pending[:end]))
-                del pending[: end + 2]
-                scan = 0
-            scan = max(len(pending) - 1, 0)
-            for frame in frames:
-                event = json.loads(frame.removeprefix(b"data: "))
-                event = event.get("response", event)  # straight from the fake (or via nginx) events are wrapped
-                if "sentAt" not in event:
-                    result.error = "event without sentAt"
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            started = time.time()
+            sock.sendall(_request(port, path, payload))
+            buffer = bytearray()
+            status, length = _head(sock, buffer)
+            if status != 200:
+                result.error = f"HTTP {status}"
+                return result
+            pending = bytearray()  # grows in place: multi-MB events cost no quadratic re-joins
+            for piece in _body(sock, buffer, length):
+                now = time.time()
+                start = max(len(pending) - 1, 0)  # what came before holds no frame end
+                pending += piece
+                while (end := pending.find(b"\n\n", start)) >= 0:
+                    _event(result, bytes(pending[:end]), now - started, now)
+                    del pending[: end + 2]
+                    start = 0
+                if result.error:
                     return result
-                if result.first_event_s is None:
-                    result.first_event_s = now - started
-                result.delays_s.append(now - event["sentAt"])
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+    except (OSError, ValueError) as exc:
         result.error = type(exc).__name__
-    finally:
-        connection.close()
     if not result.error and len(result.delays_s) != expected:
         result.error = f"{len(result.delays_s)}/{expected} events"
     return result
+
+
+def _event(result: Stream, frame: bytes, since_start: float, now: float) -> None:
+    event = json.loads(frame.removeprefix(b"data: "))
+    event = event.get("response", event)  # straight from the fake (or via nginx) events are wrapped
+    if "sentAt" not in event:
+        result.error = "event without sentAt"
+        return
+    if result.first_event_s is None:
+        result.first_event_s = since_start
+    result.delays_s.append(now - event["sentAt"])
+
+
+# The client speaks HTTP/1.1 on a plain socket: http.client's header parsing (the email package) and chunked
+# reader cost about as much CPU per stream as the relay under test, and the load generator shares its cores.
+@functools.lru_cache(maxsize=16)
+def _request(port: int, path: str, payload: str) -> bytes:
+    body = payload.encode()
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", *(f"{k}: {v}" for k, v in HEADERS.items())]
+    return "\r\n".join([*head, f"Content-Length: {len(body)}", "", ""]).encode() + body
+
+
+def _recv(sock: socket.socket, buffer: bytearray) -> None:
+    data = sock.recv(1 << 20)
+    if not data:
+        raise ConnectionResetError("the server closed the connection mid-answer")
+    buffer += data
+
+
+def _head(sock: socket.socket, buffer: bytearray) -> tuple[int, int | None]:
+    """The status and the body's length (None: chunked; -1: until the server closes); `buffer` keeps the rest."""
+    while (end := buffer.find(b"\r\n\r\n")) < 0:
+        _recv(sock, buffer)
+    lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
+    del buffer[: end + 4]
+    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    if headers.get("transfer-encoding") == "chunked":
+        return int(lines[0].split()[1]), None
+    return int(lines[0].split()[1]), int(headers.get("content-length", -1))
+
+
+def _body(sock: socket.socket, buffer: bytearray, length: int | None) -> Iterator[bytes]:
+    """The body's bytes as they arrive; a chunked body's chunks whole, without their framing."""
+    if length is not None:  # not chunked: the bytes as they come, to the length or to the close
+        left = length if length >= 0 else math.inf
+        while left > 0:
+            if not buffer:
+                try:
+                    _recv(sock, buffer)
+                except ConnectionResetError:
+                    if length < 0:
+                        return  # the close is the body's end (a short one still fails the event count)
+                    raise
+            piece = bytes(buffer[: min(left, len(buffer))])
+            del buffer[: len(piece)]
+            left -= len(piece)
+            yield piece
+        return
+    while True:
+        while (eol := buffer.find(b"\r\n")) < 0:
+            _recv(sock, buffer)
+        size, start = int(bytes(buffer[:eol]).split(b";")[0], 16), eol + 2
+        if size == 0:
+            return
+        while len(buffer) < start + size + 2:
+            _recv(sock, buffer)
+        yield bytes(buffer[start : start + size])
+        del buffer[: start + size + 2]
 
 
 def many(port: int, path: str, payload: str, expected: int, count: int, rate: float, limit: float) -> list[Stream]:
