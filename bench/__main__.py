@@ -146,7 +146,7 @@ def evaluate(saved: dict) -> tuple[list[str], list[Verdict], list[Verdict]]:
     goals += s3_goals(s3, plan["s3_levels"][-1]) if s3 else []
     goals += (s4_goals(s4) if s4 else []) + (s5_goals(s5) if s5 else []) + (s1_redis_goals(s1r) if s1r else [])
     goals += (s1_proxy_goals(s1p) if s1p else []) + (s6_goals(s6) if s6 else [])
-    harness = checks(s1, s2, s3, s1p)
+    harness = checks(s1, s2, s3, s1p, s6)
     lines = (report.s1_table(s1) if s1 else []) + (report.s2_table(s2) if s2 else [])
     lines += report.s3_table(s3, plan["s3_events"], plan["s3_rate"]) if s3 else []
     lines += (report.s4_table(s4) if s4 else []) + (report.s4_files_table(saved["s4f"]) if saved.get("s4f") else [])

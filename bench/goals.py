@@ -78,15 +78,25 @@ def s3_goals(s3: dict, top: int) -> list[Verdict]:
 
 def s6_goals(s6: dict) -> list[Verdict]:
     """Issue 31: no errors, first event p99 <= 2 s, delay p99 <= 1.5x the bare relay's at 2,000 streams,
-    peak RSS of the whole gateway <= 1 GiB."""
+    peak RSS of the whole gateway <= 1 GiB. And, where the bare relay ran at the gateway's count too, the gateway
+    against that ceiling of its own stack: first event p99 and CPU per stream within 1.3x."""
     (bare_key, bare), (key, gateway) = (
         next((k, v) for k, v in s6.items() if k.startswith(n)) for n in ("bare", "gateway")
     )
-    name, rss = f"S6 {key.split('/')[1]} streams", gateway["peak_rss_mib"]
-    return [
+    count = key.split("/")[1]
+    name, rss, ceiling_key = f"S6 {count} streams", gateway["peak_rss_mib"], f"bare/{count}"
+    verdicts = [
         *_stream_goals(name, gateway, bare, bare_key, first_ms=2000, delay_x=1.5),
         Verdict(f"{name}: peak RSS, MiB", rss, "<= 1024", rss <= 1024),
     ]
+    if (ceiling := s6.get(ceiling_key)) and ceiling is not bare:
+        first = _ratio(gateway["first_event_p99_ms"], ceiling["first_event_p99_ms"])
+        cpu = _ratio(gateway["cpu_s"], ceiling["cpu_s"])  # the same streams and events: CPU per stream
+        verdicts += [
+            Verdict(f"{name}: first event p99, x {ceiling_key}", first, "<= 1.3", first <= 1.3),
+            Verdict(f"{name}: CPU per stream, x {ceiling_key}", cpu, "<= 1.3", cpu <= 1.3),
+        ]
+    return verdicts
 
 
 def _stream_goals(name: str, gateway: dict, bare: dict, bare_name: str, first_ms: float, delay_x: float) -> list:
@@ -102,10 +112,12 @@ def _stream_goals(name: str, gateway: dict, bare: dict, bare_name: str, first_ms
 RELAYS = ("bare", "gateway", "gateway-tls", "gateway-proxy")  # whose rows the fake and the client must not limit
 
 
-def checks(s1: dict | None, s2: dict | None, s3: dict | None, s1p: dict | None = None) -> list[Verdict]:
+def checks(
+    s1: dict | None, s2: dict | None, s3: dict | None, s1p: dict | None = None, s6: dict | None = None
+) -> list[Verdict]:
     """The harness measured the relays, not itself: the fake, the load generators and the machine had room."""
     verdicts = []
-    for name, results in (("S1", s1), ("S2", s2), ("S3", s3), ("S1P", s1p["runs"] if s1p else None)):
+    for name, results in (("S1", s1), ("S2", s2), ("S3", s3), ("S1P", s1p["runs"] if s1p else None), ("S6", s6)):
         if not results:
             continue
         relays = [v for k, v in results.items() if k.split("/")[0] in RELAYS]
