@@ -89,7 +89,7 @@ def s6_goals(s6: dict) -> list[Verdict]:
         *_stream_goals(name, gateway, bare, bare_key, first_ms=2000, delay_x=1.5),
         Verdict(f"{name}: peak RSS, MiB", rss, "<= 1024", rss <= 1024),
     ]
-    if (ceiling := s6.get(ceiling_key)) and ceiling is not bare:
+    if ceiling_key != bare_key and (ceiling := s6.get(ceiling_key)):
         first = _ratio(gateway["first_event_p99_ms"], ceiling["first_event_p99_ms"])
         cpu = _ratio(gateway["cpu_s"], ceiling["cpu_s"])  # the same streams and events: CPU per stream
         verdicts += [

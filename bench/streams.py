@@ -48,7 +48,7 @@ def stream(port: int, path: str, payload: str, expected: int, timeout: float = 3
                 result.error = f"HTTP {status}"
                 return result
             pending = bytearray()  # grows in place: multi-MB events cost no quadratic re-joins
-            for piece in _body(sock, buffer, length):
+            for piece in _chunked(sock, buffer) if length is None else _sized(sock, buffer, length):
                 now = time.time()
                 start = max(len(pending) - 1, 0)  # what came before holds no frame end
                 pending += piece
@@ -104,23 +104,25 @@ def _head(sock: socket.socket, buffer: bytearray) -> tuple[int, int | None]:
     return int(lines[0].split()[1]), int(headers.get("content-length", -1))
 
 
-def _body(sock: socket.socket, buffer: bytearray, length: int | None) -> Iterator[bytes]:
-    """The body's bytes as they arrive; a chunked body's chunks whole, without their framing."""
-    if length is not None:  # not chunked: the bytes as they come, to the length or to the close
-        left = length if length >= 0 else math.inf
-        while left > 0:
-            if not buffer:
-                try:
-                    _recv(sock, buffer)
-                except ConnectionResetError:
-                    if length < 0:
-                        return  # the close is the body's end (a short one still fails the event count)
-                    raise
-            piece = bytes(buffer[: min(left, len(buffer))])
-            del buffer[: len(piece)]
-            left -= len(piece)
-            yield piece
-        return
+def _sized(sock: socket.socket, buffer: bytearray, length: int) -> Iterator[bytes]:
+    """A body's bytes as they arrive, to its length (-1: to the server's close)."""
+    left = length if length >= 0 else math.inf
+    while left > 0:
+        if not buffer:
+            try:
+                _recv(sock, buffer)
+            except ConnectionResetError:
+                if length < 0:
+                    return  # the close is the body's end (a short one still fails the event count)
+                raise
+        piece = bytes(buffer[: min(left, len(buffer))])
+        del buffer[: len(piece)]
+        left -= len(piece)
+        yield piece
+
+
+def _chunked(sock: socket.socket, buffer: bytearray) -> Iterator[bytes]:
+    """A chunked body's chunks, each whole and without its framing."""
     while True:
         while (eol := buffer.find(b"\r\n")) < 0:
             _recv(sock, buffer)
