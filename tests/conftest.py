@@ -66,6 +66,9 @@ def gateway_env(google: FakeGoogle, data_dir: Path, **extra: str) -> dict[str, s
         GATEWAY_WORKERS="2",
         # The client version (GATEWAY_USER_AGENT=auto) is read from the fake too: no call leaves loopback.
         GATEWAY_CLIENT_MANIFEST_URL=google.url + "/manifest/latest-arm64-mac.yml",
+        # The background re-read of every model list (a minute after a worker starts) would race whichever test
+        # is then scripting fetchAvailableModels; test_model_lists.py turns it on where it is the subject.
+        GATEWAY_MODELS_REFRESH="0",
     )
     env.update(extra)
     return env
