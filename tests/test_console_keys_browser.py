@@ -31,6 +31,15 @@ def listed_keys(gateway) -> dict[str, dict]:
     return {row["name"]: row for row in json.loads(done.stdout)}
 
 
+def reload(browser) -> None:
+    """Reload, and return only once the new page has run its script: an element found before then may be the old
+    page's, stale a moment later."""
+    browser.execute_script("window.beforeReload = true")
+    browser.refresh()
+    reloaded = 'return window.beforeReload === undefined && document.readyState === "complete"'
+    wait_until(browser, lambda: browser.execute_script(reloaded), "the page did not reload")
+
+
 def key_row(browser, name: str):
     rows = browser.find_elements(By.CSS_SELECTOR, f'[data-key="{name}"]')
     return rows[0] if rows else None
@@ -68,7 +77,7 @@ def test_keys_are_listed_made_once_and_revoked(browser, keys, upstream):
         "const done = arguments[0]; fetch('/console/api/state').then((r) => r.text()).then(done);"
     )
     assert shown not in state and made["key"] not in state
-    browser.refresh()  # shown once: a reload does not bring it back
+    reload(browser)  # shown once: a reload does not bring it back
     assert shown not in browser.page_source and key_row(browser, "newcomer") is not None
 
     key_row(browser, "newcomer").find_element(By.CSS_SELECTOR, '[data-action="revoke"]').click()
@@ -130,10 +139,17 @@ def test_buttons_fit_the_state_and_a_cooling_bar_says_cooling(browser, gateway, 
     assert recent_time.text.endswith("+00:00") and recent_time.get_attribute("title")
 
 
+# One script, so a re-render between reading the cards and their places cannot leave a stale element.
+SHOWN = """return [...document.querySelectorAll("[data-account]")]
+  .filter((card) => card.checkVisibility())
+  .map((card) => [card.getBoundingClientRect(), card.dataset.account])
+  .sort(([a], [b]) => a.y - b.y || a.x - b.x)
+  .map(([, email]) => email);"""
+
+
 def shown(browser) -> list[str]:
     """The accounts on screen, top to bottom."""
-    cards = [c for c in browser.find_elements(By.CSS_SELECTOR, "[data-account]") if c.is_displayed()]
-    return [c.get_attribute("data-account") for c in sorted(cards, key=lambda c: (c.rect["y"], c.rect["x"]))]
+    return browser.execute_script(SHOWN)
 
 
 def choose(browser, name: str, value: str) -> None:
@@ -148,7 +164,7 @@ def test_the_compact_view_sorts_and_filters(browser, gateway, upstream):
     gateway.store.update(cid, models={"gemini-2.5-pro": {"remainingFraction": 0.5}}, enabled=0, disabled_reason="x")
     log_in(browser, gateway)
     browser.execute_script("localStorage.removeItem('console-compact')")
-    browser.refresh()
+    reload(browser)
     wait_until(browser, lambda: len(shown(browser)) == 3, "accounts not shown")
     tall = card(browser, "ann@x.test").rect["height"]
     browser.find_element(By.CSS_SELECTOR, '[data-control="compact"]').click()
@@ -174,7 +190,7 @@ def test_the_compact_view_sorts_and_filters(browser, gateway, upstream):
     assert shown(browser) == ["bob@x.test", "ann@x.test"]  # most quota left first
     choose(browser, "sort", "email")
     assert shown(browser) == ["ann@x.test", "bob@x.test"]
-    browser.refresh()  # the view chosen is kept
+    reload(browser)  # the view chosen is kept
     wait_until(
         browser, lambda: browser.find_element(By.CSS_SELECTOR, '[data-control="compact"]').is_selected(), "view lost"
     )
