@@ -126,12 +126,13 @@ def own_gateway(google, upstream, tmp_path):
 
 def stream_during(gateway, signal_number: int) -> list[str]:
     """The texts of a 4 s stream read while the gunicorn master receives a signal one second in."""
-    timer = threading.Timer(1.0, gateway.process.send_signal, (signal_number,))
-    timer.start()
-    try:
-        return read_stream(gateway.url)[0]
-    finally:
-        timer.cancel()
+
+    def signal_later() -> None:
+        time.sleep(1.0)  # not threading.Timer: under faketime a thread's timed wait never returns
+        gateway.process.send_signal(signal_number)  # a no-op once the process has ended
+
+    threading.Thread(target=signal_later, daemon=True).start()
+    return read_stream(gateway.url)[0]
 
 
 def test_reload_keeps_open_streams(own_gateway):
