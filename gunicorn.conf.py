@@ -80,6 +80,15 @@ def on_exit(server):
     shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
+def pre_fork(server, worker):
+    """A worker's heartbeat starts as the master forks it. gunicorn compares the monotonic clock with the
+    heartbeat file's mtime, which until the worker's first beat is the file's creation in wall-clock time:
+    another clock. So a worker stuck while booting was never restarted (monotonic far behind the epoch), or,
+    where the monotonic clock runs ahead of it (under libfaketime), each new worker was killed before it had
+    booted. From here a boot has `timeout` seconds, as gunicorn's docs say of any silent worker."""
+    worker.tmp.notify()
+
+
 def post_worker_init(worker):
     """Once the app is loaded, its objects (modules, app, pools) never need collecting: freeze them, so the
     cyclic collector's full passes only scan what requests create. Measured: a full pass over a freshly
@@ -100,7 +109,8 @@ def pre_request(worker, req):
 
 def worker_exit(server, worker):
     """A stopping worker writes its last second of usage counts and finished requests before it goes."""
-    services = getattr(worker.wsgi, "extensions", {}).get("gateway")
+    # A worker stopped while booting has no app yet.
+    services = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("gateway")
     if services is not None:
         services.usage.flush()
         services.keys.usage.flush()

@@ -1,17 +1,16 @@
 """Background jobs: on their timer, past their failures, stopped on demand, and off when their interval is 0."""
 
-import os
 import threading
 
 import pytest
 
 from gateway.periodic import Periodic
-from tests.conftest import wait_for
+from tests.conftest import UNDER_FAKETIME, wait_for
 
-# libfaketime (0.9.10) moves the monotonic clock Python takes a timed wait's deadline from, not the sem_clockwait
-# that waits for it: a real thread's timed wait never returns under `faketime`. The gateway's jobs are greenlets
-# and wait on gevent's clock; test_model_lists.py runs them in a gunicorn gateway at any date.
-pytestmark = pytest.mark.skipif("FAKETIME" in os.environ, reason="a thread's timed wait never returns under faketime")
+# libfaketime moves the monotonic clock Python takes a timed wait's deadline from, not the sem_clockwait that
+# waits for it: a real thread's timed wait never returns under `faketime`. The gateway's jobs are greenlets and
+# wait on gevent's clock; test_model_lists.py runs them in a gunicorn gateway at any date.
+pytestmark = pytest.mark.skipif(UNDER_FAKETIME, reason="a thread's timed wait never returns under faketime")
 
 
 def test_a_job_runs_on_its_timer_and_outlives_its_failures(caplog):
