@@ -4,6 +4,7 @@ import gc
 import os
 import resource
 import shutil
+import signal
 import sys
 import tempfile
 
@@ -87,6 +88,18 @@ def pre_fork(server, worker):
     where the monotonic clock runs ahead of it (under libfaketime), each new worker was killed before it had
     booted. From here a boot has `timeout` seconds, as gunicorn's docs say of any silent worker."""
     worker.tmp.notify()
+
+
+def post_fork(server, worker):
+    """Until a new worker sets its own signal handlers (after gevent's patching, a few tenths of a second), it has
+    the master's, which queue a signal for a master loop the worker never runs: a stop arriving then was lost,
+    and the master waited out graceful_timeout (120 s) for that worker. A worker serving nothing yet just ends."""
+    for number in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(number, _end_before_serving)
+
+
+def _end_before_serving(number, frame):
+    sys.exit(0)
 
 
 def post_worker_init(worker):
