@@ -42,12 +42,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(condition: Callable[[], T], seconds: float = 10.0) -> T:
-    """Poll a condition until it is truthy, failing after `seconds`; its last value."""
+def wait_for(condition: Callable[[], T], seconds: float = 10.0, every: float = 0.05) -> T:
+    """Poll a condition every `every` seconds until it is truthy, failing after `seconds`; its last value."""
     deadline = time.monotonic() + seconds
     while not (result := condition()):
         assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.05)
+        time.sleep(every)
     return result
 
 
