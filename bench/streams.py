@@ -98,10 +98,10 @@ def _head(sock: socket.socket, buffer: bytearray) -> tuple[int, int | None]:
         _recv(sock, buffer)
     lines = bytes(buffer[:end]).decode("latin-1").split("\r\n")
     del buffer[: end + 4]
-    headers = dict(line.lower().split(": ", 1) for line in lines[1:])
+    status, headers = int(lines[0].split()[1]), dict(line.lower().split(": ", 1) for line in lines[1:])
     if headers.get("transfer-encoding") == "chunked":
-        return int(lines[0].split()[1]), None
-    return int(lines[0].split()[1]), int(headers.get("content-length", -1))
+        return status, None
+    return status, int(headers.get("content-length", -1))
 
 
 def _sized(sock: socket.socket, buffer: bytearray, length: int) -> Iterator[bytes]:
